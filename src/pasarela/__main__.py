@@ -1,0 +1,3 @@
+from pasarela.cli.main import app
+
+app(prog_name="pasarela")

@@ -1,0 +1,464 @@
+"""The CFDI store: compressed XML by UUID plus a SQL index, filled idempotently.
+
+Ingest is built for throughput: package entries are parsed in worker processes (one per core),
+each returning ready-to-insert tuples and zlib-compressed XML; the parent writes them with one
+``executemany`` upsert per batch. Upserts on the UUID make every ingest idempotent: a package
+ingested twice (or resumed after a crash) adds nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import marshal
+import os
+import queue
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Index, text
+
+from pasarela.ledger.db import Database
+from pasarela.providers.mx.cfdi.metadata import METADATA_FIELDS, store_values
+from pasarela.providers.mx.cfdi.models import Cfdi
+from pasarela.providers.mx.cfdi.packages import PackageError, entry_count, open_package
+from pasarela.providers.mx.cfdi.parser import XML_FIELDS, normalize_uuid
+from pasarela.providers.mx.cfdi.procs import WorkerPool, WorkerProcess
+from pasarela.providers.mx.cfdi.worker import (
+    Batch,
+    EntryRef,
+    entry_refs,
+    metadata_chunks,
+    parse_entries,
+    parse_package_entries,
+    unpack_batch,
+)
+
+# CFDI per commit (each commit is durable: fsync'd), and per slice handed to a worker process.
+BATCH_SIZE = 10_000
+SLICE_SIZE = 1000
+LOOK_AHEAD_PER_PROCESS = 4
+# Metadata rows per executemany and per commit: with random UUIDs every commit rewrites most
+# index pages (WAL, then checkpoint), so fewer, larger commits write far less.
+METADATA_CHUNK = 20_000
+METADATA_COMMIT_ROWS = 250_000
+# A metadata package of at least this many rows is parsed in a worker process while this one writes.
+METADATA_POOL_ROWS = 50_000
+METADATA_MIN_ROW_BYTES = 150
+# Drop and rebuild the search indexes around a load of at least this many rows into a table holding
+# fewer than 1/REBUILD_TABLE_RATIO of that.
+REBUILD_MIN_ROWS = 50_000
+REBUILD_TABLE_RATIO = 4
+_END = object()
+# Below this many entries in the whole ingest, starting worker processes costs more than it saves.
+POOL_THRESHOLD = 3000
+# SQLite page cache during a bulk load (KiB): the UUID and date indexes take random inserts.
+BULK_CACHE_KIB = 64 * 1024
+BULK_SORT_THREADS = min(4, max(0, (os.cpu_count() or 1) - 1))
+
+XML_COLUMNS = (*XML_FIELDS, "has_xml")
+XML_KEEP = {"uuid"}
+META_COLUMNS = (*METADATA_FIELDS, "total", "tipo", "has_metadata")
+# Metadata never overwrites detail the XML brought; it owns status, cancellation and third parties.
+META_OWNS = {"monto", "efecto", "estado", "fecha_cancelacion", "rfc_a_cuenta_terceros",
+             "nombre_a_cuenta_terceros", "has_metadata"}
+
+
+@dataclass
+class IngestReport:
+    source: str
+    documents: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "documents": self.documents, "skipped": self.skipped,
+                "errors": [{"file": f, "reason": r} for f, r in self.errors]}
+
+
+def decompress(blob: bytes) -> bytes:
+    """``D`` + raw deflate copied from the SAT's ZIP as is, or ``Z`` + zlib."""
+    if blob[:1] == b"D":
+        return zlib.decompress(blob[1:], -15)
+    return zlib.decompress(blob[1:])
+
+
+@contextmanager
+def _bulk_load(conn: Connection) -> Iterator[None]:
+    """A larger SQLite page cache for this connection while it loads, then back to the default.
+    Durability is untouched: every commit stays synchronous=FULL."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # At the driver level: through SQLAlchemy the PRAGMA would open a transaction.
+    driver = conn.connection.driver_connection
+    driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    # Helper threads for the sorts of CREATE INDEX (index rebuilds after a large load).
+    driver.execute(f"PRAGMA threads={BULK_SORT_THREADS}")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA cache_size=-2000")
+        driver.execute("PRAGMA threads=0")
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _upsert_sql(conn: Connection, table: str, columns: tuple[str, ...], assignments: list[str]) -> str:
+    marks = ", ".join([_placeholder(conn)] * len(columns))
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
+
+
+def _xml_upsert(conn: Connection) -> str:
+    assignments = [f"{c} = excluded.{c}" for c in XML_COLUMNS if c not in XML_KEEP]
+    return _upsert_sql(conn, "mx_cfdi", XML_COLUMNS, assignments)
+
+
+def _meta_upsert(conn: Connection) -> str:
+    assignments = []
+    for column in META_COLUMNS:
+        if column == "uuid":
+            continue
+        if column in META_OWNS:
+            assignments.append(f"{column} = excluded.{column}")
+        elif column == "total":
+            assignments.append("total = COALESCE(mx_cfdi.total, excluded.total)")
+        else:
+            assignments.append(f"{column} = CASE WHEN mx_cfdi.{column} = '' THEN excluded.{column} "
+                               f"ELSE mx_cfdi.{column} END")
+    return _upsert_sql(conn, "mx_cfdi", META_COLUMNS, assignments)
+
+
+def _blob_upsert(conn: Connection) -> str:
+    p = _placeholder(conn)
+    return (f"INSERT INTO mx_cfdi_xml (uuid, size, zxml) VALUES ({p}, {p}, {p}) "
+            "ON CONFLICT (uuid) DO UPDATE SET size = excluded.size, zxml = excluded.zxml")
+
+
+def _error_upsert(conn: Connection) -> str:
+    p = _placeholder(conn)
+    return (f"INSERT INTO mx_cfdi_errors (source, entry, reason, at) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT (source, entry) DO UPDATE SET reason = excluded.reason")
+
+
+def _secondary_indexes() -> list[Index]:
+    return sorted(Cfdi.__table__.indexes, key=lambda ix: ix.name or "")
+
+
+def _drop_secondary_indexes(conn: Connection) -> None:
+    for index in _secondary_indexes():
+        index.drop(conn, checkfirst=True)
+
+
+def _create_secondary_indexes(conn: Connection) -> None:
+    """The model's indexes, any missing one created (also repairs an index-less table)."""
+    for index in _secondary_indexes():
+        index.create(conn, checkfirst=True)
+
+
+def _rebuild_pays(conn: Connection, incoming: int) -> bool:
+    """Dropping and rebuilding the search indexes around a load pays when the load is large and
+    the table small beside it (measured on SQLite: building costs ≈ 3 µs per row of the whole
+    table, keeping them up to date during the load ≈ 4 µs per row loaded)."""
+    if incoming < REBUILD_MIN_ROWS:
+        return False
+    limit = incoming // REBUILD_TABLE_RATIO + 1
+    existing = conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM mx_cfdi LIMIT {int(limit)}) AS head").scalar() or 0
+    return int(existing) < limit
+
+
+def metadata_row_estimate(path: str) -> int:
+    """Rows a metadata package probably holds (its text size over a short row's size): only
+    decides how to load it. Unreadable packages count as small; reading reports them."""
+    try:
+        with open_package(path) as zf:
+            size = sum(i.file_size for i in zf.infolist() if i.filename.lower().endswith(".txt"))
+    except PackageError:
+        return 0
+    return size // METADATA_MIN_ROW_BYTES
+
+
+@dataclass
+class _PackageWork:
+    """One package on its way through the pipeline."""
+
+    path: str
+    report: IngestReport
+    total: int = 0
+    done: int = 0
+
+
+class _Ready:
+    """A result computed in this process, shaped like a pool future."""
+
+    def __init__(self, value: Batch):
+        self.value = value
+
+    def result(self) -> Batch:
+        return self.value
+
+
+class _Pending:
+    """A slice sent to a worker process. Each worker answers in order and the writer reads the
+    slices in the order they were sent, so ``result()`` reads exactly this slice's answer."""
+
+    def __init__(self, worker: WorkerProcess):
+        self.worker = worker
+
+    def result(self) -> Batch:
+        return unpack_batch(self.worker.result())
+
+
+def _submit(worker: WorkerProcess, path: str, refs: list[EntryRef]) -> _Pending:
+    worker.send("parse_package_slice", path, refs)
+    return _Pending(worker)
+
+
+class CfdiStore:
+    def __init__(self, db: Database, processes: int | None = None, batch_size: int = BATCH_SIZE):
+        self.db = db
+        self.batch_size = max(1, batch_size)
+        self.processes = processes if processes is not None else (os.cpu_count() or 1)
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def write_batch(self, source: str, batch: Batch, conn: Connection | None = None) -> None:
+        """Index rows, compressed XML and errors; in ``conn``'s transaction, or one of its own."""
+        if not (batch.rows or batch.errors):
+            return
+        if conn is None:
+            with self.db.engine.begin() as own:
+                self.write_batch(source, batch, own)
+            return
+        if batch.rows:
+            conn.exec_driver_sql(_xml_upsert(conn), batch.rows)
+            conn.exec_driver_sql(_blob_upsert(conn), batch.blobs)
+        if batch.errors:
+            now = datetime.now(UTC)
+            conn.exec_driver_sql(_error_upsert(conn), [(source, e[:300], r, now) for e, r in batch.errors])
+
+    def ingest_xml_package(
+        self, zip_path: Path | str, source: str | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Every CFDI of a SAT package into the store. ``on_batch(done, total)`` after each commit."""
+        return self.ingest_xml_packages([(zip_path, source or Path(zip_path).name)], on_batch)[0]
+
+    def ingest_xml_packages(
+        self, packages: Iterable[tuple[Path | str, str]],
+        on_batch: Callable[[int, int], None] | None = None,
+        on_package: Callable[[int, IngestReport], None] | None = None,
+    ) -> list[IngestReport]:
+        """Several packages through ONE pipeline: worker processes (started once for the whole
+        ingest) read and parse slices and return ready rows; this process only writes them,
+        committing every ``batch_size`` rows and at the end of each package. ``on_batch(done,
+        total)`` runs after each commit (``done`` of the package's ``total`` entries);
+        ``on_package(i, report)`` once package ``i`` is entirely committed, in order."""
+        work = [_PackageWork(str(path), IngestReport(source)) for path, source in packages]
+        entries = sum(entry_count(w.path) for w in work)
+        slices = -(-entries // self._slice_size())
+        if self.processes <= 1 or entries < POOL_THRESHOLD or slices < 2:
+            self._pipeline(work, None, on_batch, on_package)
+        else:
+            # Light entry processes (procs.py): no re-import of __main__, no fork of a threaded process.
+            with WorkerPool(self.processes) as pool:
+                for worker in pool.workers:
+                    worker.read_ahead()
+                self._pipeline(work, pool, on_batch, on_package)
+        return [w.report for w in work]
+
+    def _slice_size(self) -> int:
+        return max(1, min(self.batch_size, SLICE_SIZE))
+
+    def _plan(self, work: list[_PackageWork]) -> Iterator[tuple[int, list[EntryRef] | None]]:
+        """(package index, entries) for every slice, then (index, None) ending the package. A
+        package's directory is read only when the plan reaches it (the workers are busy)."""
+        step = self._slice_size()
+        for index, item in enumerate(work):
+            refs = entry_refs(item.path)
+            item.total = len(refs)
+            for start in range(0, len(refs), step):
+                yield index, refs[start:start + step]
+            yield index, None
+
+    def _pipeline(self, work: list[_PackageWork], pool: WorkerPool | None,
+                  on_batch: Callable[[int, int], None] | None,
+                  on_package: Callable[[int, IngestReport], None] | None) -> None:
+        """This thread writes and commits, in order. With a pool, a feeder thread keeps the workers
+        supplied meanwhile: a commit (fsync and WAL checkpoint) never leaves them idle."""
+        if pool is None:
+            steps: Iterator[tuple[int, int, Any]] = (
+                (index, 0, None) if refs is None
+                else (index, len(refs), _Ready(parse_package_entries(work[index].path, refs)))
+                for index, refs in self._plan(work))
+            self._write_all(work, steps, on_batch, on_package)
+            return
+        queued: queue.Queue[Any] = queue.Queue(maxsize=LOOK_AHEAD_PER_PROCESS * self.processes)
+        stop = threading.Event()
+
+        def offer(item: Any) -> bool:
+            """Queue ``item`` unless the writer has stopped (then nobody would take it)."""
+            while not stop.is_set():
+                try:
+                    queued.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def feed() -> None:
+            workers = itertools.cycle(pool.workers)
+            try:
+                for index, refs in self._plan(work):
+                    step = (index, 0, None) if refs is None else (
+                        index, len(refs), _submit(next(workers), work[index].path, refs))
+                    if not offer(step):
+                        return
+            except BaseException as exc:  # e.g. an unreadable package: raised in the writing thread
+                offer(exc)
+            offer(_END)
+
+        def steps_in_order() -> Iterator[tuple[int, int, Any]]:
+            while (step := queued.get()) is not _END:
+                if isinstance(step, BaseException):
+                    raise step
+                yield step
+
+        feeder = threading.Thread(target=feed, name="cfdi-ingest-feeder", daemon=True)
+        feeder.start()
+        finished = False
+        try:
+            self._write_all(work, steps_in_order(), on_batch, on_package)
+            finished = True
+        finally:
+            stop.set()
+            if not finished:  # the feeder may be blocked writing to a worker nobody reads any more
+                pool.kill()
+            feeder.join()
+
+    def _write_all(self, work: list[_PackageWork], steps: Iterator[tuple[int, int, Any]],
+                   on_batch: Callable[[int, int], None] | None,
+                   on_package: Callable[[int, IngestReport], None] | None) -> None:
+        """Write each parsed slice; commit every ``batch_size`` rows and at each package's end
+        (``future`` None), then tell the caller."""
+        with self.db.engine.connect() as conn, _bulk_load(conn):
+            uncommitted = 0
+            transaction = None
+            for index, size, future in steps:
+                item = work[index]
+                if future is None:
+                    if transaction is not None:
+                        transaction.commit()
+                        transaction, uncommitted = None, 0
+                        if on_batch:
+                            on_batch(item.done, item.total)
+                    if on_package:
+                        on_package(index, item.report)
+                    continue
+                batch = future.result()
+                if transaction is None:
+                    transaction = conn.begin()
+                self.write_batch(item.report.source, batch, conn)
+                item.report.documents += len(batch.rows)
+                item.report.errors.extend(batch.errors)
+                item.report.skipped += batch.skipped
+                item.done += size
+                uncommitted += size
+                if uncommitted >= self.batch_size:
+                    transaction.commit()
+                    transaction, uncommitted = None, 0
+                    if on_batch:
+                        on_batch(item.done, item.total)
+
+    def ingest_xml_files(self, entries: Iterable[tuple[str, bytes]], source: str) -> IngestReport:
+        batch = parse_entries(entries)
+        self.write_batch(source, batch)
+        return IngestReport(source, documents=len(batch.rows), errors=batch.errors)
+
+    def ingest_metadata_rows(self, rows: list[tuple[str, ...]], source: str,
+                             errors: list[tuple[str, str]] | None = None) -> IngestReport:
+        """Metadata rows (``METADATA_FIELDS`` order) merged on UUID with whatever the XML brought."""
+        chunks = ([store_values(r) for r in rows[at:at + METADATA_CHUNK]]
+                  for at in range(0, len(rows), METADATA_CHUNK))
+        return self._write_metadata(chunks, len(rows), IngestReport(source, errors=list(errors or [])))
+
+    def ingest_metadata_package(self, zip_path: Path | str, source: str | None = None) -> IngestReport:
+        """A metadata package: parsed in a worker process while this one writes (when it is large
+        and there is more than one core), rows in chunks as they come."""
+        path = str(zip_path)
+        report = IngestReport(source or Path(zip_path).name)
+        expected = metadata_row_estimate(path)
+        if self.processes <= 1 or expected < METADATA_POOL_ROWS:
+            return self._write_metadata_stream(metadata_chunks(path, METADATA_CHUNK), expected, report)
+        with WorkerPool(1) as pool:
+            worker = pool.workers[0]
+            worker.send("metadata_chunks", path, METADATA_CHUNK, True)
+            return self._write_metadata_stream(worker.stream(), expected, report)
+
+    def _write_metadata_stream(self, messages: Iterator[tuple[str, Any]], expected: int,
+                               report: IngestReport) -> IngestReport:
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            for kind, value in messages:
+                if kind == "rows":
+                    yield marshal.loads(value) if isinstance(value, bytes) else value
+                else:  # the summary: (files read, (file, reason) errors)
+                    report.errors.extend(value[1])
+
+        return self._write_metadata(chunks(), expected, report)
+
+    def _write_metadata(self, chunks: Iterable[list[tuple[Any, ...]]], expected: int,
+                        report: IngestReport) -> IngestReport:
+        """Upsert chunks of metadata values. A load large beside the table it goes into is ONE
+        transaction that drops the secondary indexes, loads and builds them again (a sort beats
+        a random b-tree insert per row and index); otherwise a commit every
+        ``METADATA_COMMIT_ROWS`` rows. Either way every commit is durable (synchronous=FULL)."""
+        with self.db.engine.connect() as conn, _bulk_load(conn):
+            sql = _meta_upsert(conn)
+            transaction = conn.begin()
+            rebuild = _rebuild_pays(conn, expected)
+            if rebuild:
+                _drop_secondary_indexes(conn)
+            uncommitted = 0
+            for chunk in chunks:
+                conn.exec_driver_sql(sql, chunk)
+                report.documents += len(chunk)
+                uncommitted += len(chunk)
+                if not rebuild and uncommitted >= METADATA_COMMIT_ROWS:
+                    transaction.commit()
+                    transaction, uncommitted = conn.begin(), 0
+            if rebuild:
+                _create_secondary_indexes(conn)
+            transaction.commit()
+        if report.errors:
+            self.write_batch(report.source, Batch(errors=report.errors))
+        return report
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def xml(self, uuid: str) -> bytes | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(text("SELECT zxml FROM mx_cfdi_xml WHERE uuid = :u"),
+                               {"u": normalize_uuid(uuid)}).first()
+        return decompress(row[0]) if row else None
+
+    def count(self) -> int:
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(text("SELECT COUNT(*) FROM mx_cfdi")).scalar() or 0)
+
+    def errors(self, source: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT source, entry, reason FROM mx_cfdi_errors"
+        params: dict[str, Any] = {}
+        if source:
+            query += " WHERE source = :s"
+            params["s"] = source
+        with self.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(query + " ORDER BY id"), params)]

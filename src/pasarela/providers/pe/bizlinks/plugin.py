@@ -1,0 +1,55 @@
+"""Bizlinks OSE (Perú) plug-in: UBL 2.1 documents signed and sent with billService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pasarela.plugins import ProviderPlugin
+from pasarela.providers.pe.bizlinks.ledger import SEND_JOB
+
+
+def _simulator(settings: Any) -> Any:
+    from pasarela.providers.pe.bizlinks.simulator import create_app
+
+    return create_app(settings)
+
+
+def _router(rt: Any) -> Any:
+    from pasarela.providers.pe.bizlinks.api import router
+
+    return router(rt)
+
+
+def _cli(group: Any) -> None:
+    from pasarela.providers.pe.bizlinks.cli import setup
+
+    setup(group)
+
+
+def _handle(rt: Any, job: Any) -> None:
+    from pasarela.providers.pe.bizlinks.flow import handle_job
+
+    handle_job(rt, job)
+
+
+def _resolve(rt: Any, doc_id: int, request: dict[str, Any]) -> str:
+    from pasarela.operations import resolve_with_reference
+
+    return resolve_with_reference(rt, doc_id, request, ref_label="serie-número")
+
+
+def _hint(rt: Any) -> str:
+    return "Perú: pasarela pe issue examples/pe/factura.json"
+
+
+PLUGIN = ProviderPlugin(
+    name="bizlinks",
+    country="PE",
+    simulator=_simulator,
+    routers=[_router],
+    cli_setup=_cli,
+    startup_hint=_hint,
+    job_handlers={SEND_JOB: _handle},
+    submit_job=SEND_JOB,
+    resolve=_resolve,
+)
