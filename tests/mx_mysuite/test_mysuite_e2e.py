@@ -164,5 +164,29 @@ def test_lost_registration_answer_is_resolved_through_the_list_not_resent(mx: Li
     assert estados <= {"vigente", "cancelado"} and "vigente" in estados
 
 
+def test_killed_after_the_registration_was_stored_resumes_without_registering_again(mx: LiveServer) -> None:
+    """The answer is in our table but the document still says `submitting`: no second registration (SAT 5005)."""
+    mx.start(workers=0)
+    args = ("mx", "download", "--received", "--xml", "--from", "2024-04-01", "--to", "2024-04-30")
+    crashed = _cli(mx, *args, PASARELA_MX__MYSUITE__FAULT_CRASH_AT="registered")
+    assert crashed.returncode == 137, crashed.stderr[-2000:]
+    with mx.rt.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT d.state FROM documents d JOIN mx_sat_requests r ON r.document_id = d.id")
+                            ).scalar() == "submitting"
+    assert _inspect(mx)["registrations"] == 1
+
+    resumed = _cli(mx, *args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _inspect(mx)["registrations"] == 1
+    with mx.rt.db.engine.connect() as conn:
+        state, message = conn.execute(text("SELECT state, message FROM mx_sat_requests")).one()
+        reasons = [r[0] for r in conn.execute(text("SELECT reason FROM transitions ORDER BY id"))]
+    assert state == "done", message
+    assert any("respuesta ya guardada" in r for r in reasons)
+    received = {d.uuid for d in generator.documents(COMPANY, "RECEPTOR", "CFDIS", datetime(2024, 4, 1),
+                                                    datetime(2024, 4, 30, 23, 59, 59), 20) if d.vigente}
+    assert received and sorted(_uuids(mx)) == sorted(received)
+
+
 def test_env_is_not_leaking_between_tests() -> None:
     assert "PASARELA_MX__MYSUITE__FAULT_CRASH_AT" not in os.environ

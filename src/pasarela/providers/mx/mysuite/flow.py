@@ -67,6 +67,7 @@ def _submit(rt: Runtime, doc: Document) -> CallResult:
             row.state, row.mysuite_id = "registered", answer.request_id
         else:
             row.state = "rejected"
+    _crash_point(load(rt.settings), "registered")
     if answer.accepted:
         return CallResult(Outcome.ISSUED, reason=f"registrada en MYSuite: {answer.request_id}",
                           provider_ref=answer.request_id, details={"sat_code": answer.code})
@@ -78,6 +79,12 @@ def _submit(rt: Runtime, doc: Document) -> CallResult:
 
 def _lookup(rt: Runtime, doc: Document) -> CallResult | None:
     """After a lost answer: is there a request for this exact period we do not know yet?"""
+    with rt.db.transaction() as session:
+        recorded = _row_for_document(session, doc.id).mysuite_id
+    if recorded:
+        # MYSuite's answer was stored before the process died; only the document's own state was not.
+        return CallResult(Outcome.ISSUED, reason=f"registrada en MYSuite: {recorded} (respuesta ya guardada)",
+                          provider_ref=recorded)
     data = doc.effective_data()
     client = make_client(rt, doc.id)
     filters = [("Servicio", "=", data["servicio"], ""), ("TipoSolicitud", "=", data["tipo"], ""),
@@ -111,10 +118,13 @@ def register_job(rt: Runtime, job: Job) -> None:
     with rt.db.transaction() as session:
         doc = session.get(Document, job.document_id)
         in_doubt = doc is not None and doc.state == "in_doubt"
+        registered = doc is not None and doc.state == "issued"
         if doc is not None and doc.state in ("rejected", "needs_attention", "failed"):
             row = _row_for_document(session, doc.id)
             if row.state not in TERMINAL:
                 row.state, row.message = "rejected" if doc.state == "rejected" else "failed", doc.reason
+    if registered:  # also after a crash between recording the registration and queueing its follow-up
+        _on_registered(rt, job.document_id)
     if in_doubt:
         # MYSuite has a lookup (the request list): ask it before anything is sent again.
         raise RetryJob("registro sin respuesta: se consulta la lista de MYSuite antes de reenviar", 1.0)
