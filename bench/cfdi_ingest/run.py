@@ -96,15 +96,16 @@ def satcfdi_rate(path: Path, sample: int) -> float:
     return len(blobs) / (time.perf_counter() - started)
 
 
-def ingest_child(url: str, paths: list[str], processes: int, out: Any) -> None:
-    """(c) Our ingest in its own process, so the RSS sampled is ours alone."""
+def ingest_child(url: str, paths: list[str], processes: int, store_dir: str, out: Any) -> None:
+    """(c) Our ingest in its own process, so the RSS sampled is ours alone. The store keeps the
+    packages in ``store_dir`` as ``pasarela mx download`` does (hard links here: same disk)."""
     from pasarela.ledger.db import Database
     from pasarela.ledger.migrate import upgrade
     from pasarela.providers.mx.cfdi.store import CfdiStore
 
     db = Database(url)
     upgrade(db)
-    store = CfdiStore(db, processes=processes)
+    store = CfdiStore(db, processes=processes, packages_dir=Path(store_dir))
     before = os.times()
     started = time.perf_counter()
     reports = store.ingest_xml_packages([(p, Path(p).name) for p in paths])
@@ -197,7 +198,8 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{work / 'ledger.db'}"
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=ingest_child, args=(url, [str(p) for p in paths], args.processes, queue))
+    child = context.Process(target=ingest_child, args=(url, [str(p) for p in paths], args.processes,
+                                                            str(work / "store"), queue))
     child.start()
     assert child.pid is not None
     sampler = RssSampler(child.pid)
@@ -217,7 +219,7 @@ def main() -> None:
     from pasarela.providers.mx.cfdi.store import CfdiStore
 
     db = Database(url)
-    store = CfdiStore(db, processes=args.processes)
+    store = CfdiStore(db, processes=args.processes, packages_dir=work / "store")
     again_started = time.perf_counter()
     again = store.ingest_xml_package(paths[0], source=paths[0].name)
     again_seconds = time.perf_counter() - again_started

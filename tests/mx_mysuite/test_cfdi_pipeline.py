@@ -56,12 +56,14 @@ def test_directory_reader_agrees_with_zipfile(tmp_path: Path) -> None:
         assert [ref[0] for ref in entry_refs(str(path))] == names
 
 
+@pytest.mark.parametrize("keep", [False, True], ids=["xml-in-db", "packages-kept"])
 @pytest.mark.parametrize("processes", [1, 2])
 def test_pool_and_in_process_ingest_agree_and_are_idempotent(rt: Runtime, tmp_path: Path, monkeypatch,
-                                                             processes: int) -> None:  # type: ignore[no-untyped-def]
+                                                             processes: int, keep: bool) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(store_module, "POOL_THRESHOLD", 1)  # the pool even for a small test set
     paths, uuids = _packages(tmp_path)
-    store = CfdiStore(rt.db, processes=processes, batch_size=7)  # many slices, many commits
+    store = CfdiStore(rt.db, processes=processes, batch_size=7,  # many slices, many commits
+                      packages_dir=tmp_path / "kept" if keep else None)
     commits: list[tuple[int, int]] = []
     finished: list[int] = []
     reports = store.ingest_xml_packages([(p, p.name) for p in paths],
@@ -81,6 +83,33 @@ def test_pool_and_in_process_ingest_agree_and_are_idempotent(rt: Runtime, tmp_pa
     before = _table(store)
     store.ingest_xml_packages([(p, p.name) for p in paths])
     assert _table(store) == before
+
+
+def test_kept_packages_hold_the_xml_once_and_a_missing_one_is_reported(rt: Runtime, tmp_path: Path) -> None:
+    paths, uuids = _packages(tmp_path)
+    kept = tmp_path / "kept"
+    store = CfdiStore(rt.db, processes=1, packages_dir=kept)
+    store.ingest_xml_packages([(p, p.name) for p in paths])
+    store.ingest_xml_packages([(paths[0], "again")])  # the same package again: nothing new
+    files = sorted(kept.glob("*.zip"))
+    with rt.db.engine.connect() as conn:
+        packages = conn.execute(text("SELECT sha256, file, size FROM mx_cfdi_packages ORDER BY id")).all()
+        blobs = [r[0] for r in conn.execute(text("SELECT uuid FROM mx_cfdi_xml"))]
+        located = conn.execute(text("SELECT COUNT(*) FROM mx_cfdi WHERE xml_offset IS NOT NULL")).scalar()
+    assert [f.name for f in files] == sorted(p.file for p in packages) and len(packages) == 2  # the empty one has no rows
+    assert all(store_module.file_sha256(str(f)) == f.stem for f in files)
+    assert blobs == ["499E9A70-36AC-448A-BBD9-F3F52102E4BE"]  # only the entry the ZIP stores undeflated
+    assert located == len(uuids)
+    docs = generator.documents(COMPANY, "EMISOR", "CFDIS", datetime(2024, 1, 1), datetime(2024, 2, 28), 40)
+    assert all(store.xml(d.uuid) == generator.cfdi_xml(d) for d in docs)
+    for path in paths:  # the downloads may go: the store has its own copies
+        path.unlink()
+    assert store.xml(docs[0].uuid) == generator.cfdi_xml(docs[0])
+    for file in files:
+        file.unlink()
+    with pytest.raises(store_module.MissingPackage, match="ya no está"):
+        store.xml(docs[0].uuid)
+    assert store.xml("499E9A70-36AC-448A-BBD9-F3F52102E4BE") == GOOD
 
 
 def test_pool_path_gives_the_same_rows_as_one_process(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

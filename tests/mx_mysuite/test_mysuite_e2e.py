@@ -17,6 +17,7 @@ from sqlalchemy import text
 from conftest import LiveServer
 from pasarela.providers.mx.mysuite import generator
 from pasarela.providers.mx.mysuite.config import PACKAGE_FIEL, TEST_FIEL_PASSWORD
+from pasarela.providers.mx.mysuite.flow import open_store
 
 COMPANY = ("EKU9003173C9", "ESCUELA KEMPER URGATE SA DE CV")
 FAST_SIM = {
@@ -140,8 +141,13 @@ def test_killed_during_download_and_during_ingest_then_run_again_completes(mx: L
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert sorted(_uuids(mx)) == sorted(received | march)
     with mx.rt.db.engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM mx_cfdi_xml")).scalar() == len(received | march)
         assert conn.execute(text("SELECT COUNT(*) FROM mx_sat_requests")).scalar() == 3
+        # Every XML kept once, inside the SAT packages the store keeps (one file per package).
+        kept = conn.execute(text("SELECT COUNT(*), COUNT(DISTINCT sha256) FROM mx_cfdi_packages")).one()
+        assert conn.execute(text("SELECT COUNT(*) FROM mx_cfdi_xml")).scalar() == 0
+    assert kept[0] == kept[1] == len(list(open_store(mx.rt).packages_dir.glob("*.zip"))) >= 3
+    store = open_store(mx.rt)
+    assert all(uuid in store.xml(uuid).decode().upper() for uuid in received | march)
     assert _inspect(mx)["registrations"] == 3
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pasarela.ledger.models import Base, Id, utcnow
@@ -47,6 +47,14 @@ class Cfdi(Base):
     detalle: Mapped[str] = mapped_column(Text, default="")  # JSON: pagos, retenciones
     has_xml: Mapped[int] = mapped_column(Integer, default=0)
     has_metadata: Mapped[int] = mapped_column(Integer, default=0)
+    # Where the XML is when it stays inside the SAT's package (``CfdiPackage``): the entry's raw
+    # deflate stream at ``xml_offset`` (``xml_csize`` bytes), ``xml_size`` and ``xml_crc`` once
+    # inflated. NULL when the XML is a row of ``mx_cfdi_xml`` instead.
+    xml_package: Mapped[int | None] = mapped_column(Integer)
+    xml_offset: Mapped[int | None] = mapped_column(BigInteger)
+    xml_csize: Mapped[int | None] = mapped_column(Integer)
+    xml_size: Mapped[int | None] = mapped_column(Integer)
+    xml_crc: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_mx_cfdi_emisor_fecha", "emisor_rfc", "fecha_emision"),
@@ -55,8 +63,22 @@ class Cfdi(Base):
     )
 
 
+class CfdiPackage(Base):
+    """A SAT package ZIP the store keeps (content-addressed, never rewritten): the XML of its
+    deflated entries is read from it rather than copied into the database."""
+
+    __tablename__ = "mx_cfdi_packages"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file: Mapped[str] = mapped_column(String(200))  # name inside the store's package folder
+    size: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CfdiXml(Base):
-    """The original XML, zlib-compressed, addressed by UUID."""
+    """The original XML, compressed, addressed by UUID: loose files and entries a package does not
+    deflate (the rest stays in its package, see ``Cfdi.xml_package``)."""
 
     __tablename__ = "mx_cfdi_xml"
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -1,17 +1,25 @@
 """The CFDI store: compressed XML by UUID plus a SQL index, filled idempotently.
 
 Ingest is built for throughput: package entries are parsed in worker processes (one per core),
-each returning ready-to-insert tuples and zlib-compressed XML; the parent writes them with one
-``executemany`` upsert per batch. Upserts on the UUID make every ingest idempotent: a package
-ingested twice (or resumed after a crash) adds nothing.
+each returning ready-to-insert tuples; the parent writes them with one ``executemany`` upsert per
+batch. Upserts on the UUID make every ingest idempotent: a package ingested twice (or resumed
+after a crash) adds nothing.
+
+Where the XML lives: a store given a ``packages_dir`` keeps each SAT package ZIP there (named by its
+SHA-256, linked or copied, never rewritten) and the index row says where the entry's deflate stream
+lies in it, so the XML is already compressed on disk once and is never copied into the database.
+Loose files, entries the ZIP does not deflate and stores without a folder keep the XML as a row of
+``mx_cfdi_xml`` (the ZIP's own deflate stream when there is one, else zlib).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import marshal
 import os
 import queue
+import shutil
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +38,7 @@ from pasarela.providers.mx.cfdi.packages import PackageError, entry_count, open_
 from pasarela.providers.mx.cfdi.parser import XML_FIELDS, normalize_uuid
 from pasarela.providers.mx.cfdi.procs import WorkerPool, WorkerProcess
 from pasarela.providers.mx.cfdi.worker import (
+    LOCATION_COLUMNS,
     Batch,
     EntryRef,
     entry_refs,
@@ -62,6 +71,7 @@ BULK_CACHE_KIB = 64 * 1024
 BULK_SORT_THREADS = min(4, max(0, (os.cpu_count() or 1) - 1))
 
 XML_COLUMNS = (*XML_FIELDS, "has_xml")
+LOCATED_COLUMNS = (*XML_COLUMNS, *LOCATION_COLUMNS)
 XML_KEEP = {"uuid"}
 META_COLUMNS = (*METADATA_FIELDS, "total", "tipo", "has_metadata")
 # Metadata never overwrites detail the XML brought; it owns status, cancellation and third parties.
@@ -120,6 +130,16 @@ def _upsert_sql(conn: Connection, table: str, columns: tuple[str, ...], assignme
 def _xml_upsert(conn: Connection) -> str:
     assignments = [f"{c} = excluded.{c}" for c in XML_COLUMNS if c not in XML_KEEP]
     return _upsert_sql(conn, "mx_cfdi", XML_COLUMNS, assignments)
+
+
+def _located_upsert(conn: Connection, package_id: int) -> str:
+    """Index rows that end with the XML's place in package ``package_id`` (an id of ours, written
+    into the statement: the worker processes never need to know it)."""
+    columns = (*LOCATED_COLUMNS, "xml_package")
+    assignments = [f"{c} = excluded.{c}" for c in columns if c not in XML_KEEP]
+    marks = ", ".join([_placeholder(conn)] * len(LOCATED_COLUMNS))
+    return (f"INSERT INTO mx_cfdi ({', '.join(columns)}) VALUES ({marks}, {int(package_id)}) "
+            f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
 
 
 def _meta_upsert(conn: Connection) -> str:
@@ -195,6 +215,58 @@ class _PackageWork:
     report: IngestReport
     total: int = 0
     done: int = 0
+    kept: tuple[str, str, int] | None = None  # (sha256, file name, size) once in the package folder
+    package_id: int | None = None
+
+
+class MissingPackage(LookupError):
+    """The package holding a CFDI's XML is no longer in the store's package folder."""
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)  # large updates release the GIL: the writer thread goes on
+    return digest.hexdigest()
+
+
+def keep_package(path: str, folder: Path) -> tuple[str, str, int]:
+    """Put a package into the store's folder under its SHA-256 (a hard link where the file system
+    allows, else a copy made durable before it gets its name). Returns (sha256, file name, size)."""
+    sha = file_sha256(path)
+    name = f"{sha}.zip"
+    target = folder / name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{name}.{os.getpid()}.part")
+        try:
+            os.link(path, partial)
+        except OSError:
+            shutil.copyfile(path, partial)
+            with open(partial, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(partial, target)
+        _fsync_dir(folder)
+    return sha, name, target.stat().st_size
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _register_package(conn: Connection, kept: tuple[str, str, int], source: str) -> int:
+    sha, name, size = kept
+    p = _placeholder(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO mx_cfdi_packages (sha256, file, size, source, at) VALUES ({p}, {p}, {p}, {p}, {p}) "
+        "ON CONFLICT (sha256) DO NOTHING", (sha, name, size, source[:200], datetime.now(UTC)))
+    found = conn.exec_driver_sql(f"SELECT id FROM mx_cfdi_packages WHERE sha256 = {p}", (sha,)).scalar()
+    return int(found)
 
 
 class _Ready:
@@ -218,29 +290,38 @@ class _Pending:
         return unpack_batch(self.worker.result())
 
 
-def _submit(worker: WorkerProcess, path: str, refs: list[EntryRef]) -> _Pending:
-    worker.send("parse_package_slice", path, refs)
+def _submit(worker: WorkerProcess, path: str, refs: list[EntryRef], locate: bool) -> _Pending:
+    worker.send("parse_package_slice", path, refs, locate)
     return _Pending(worker)
 
 
 class CfdiStore:
-    def __init__(self, db: Database, processes: int | None = None, batch_size: int = BATCH_SIZE):
+    def __init__(self, db: Database, processes: int | None = None, batch_size: int = BATCH_SIZE,
+                 packages_dir: Path | None = None):
         self.db = db
         self.batch_size = max(1, batch_size)
         self.processes = processes if processes is not None else (os.cpu_count() or 1)
+        self.packages_dir = packages_dir
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def write_batch(self, source: str, batch: Batch, conn: Connection | None = None) -> None:
-        """Index rows, compressed XML and errors; in ``conn``'s transaction, or one of its own."""
+    def write_batch(self, source: str, batch: Batch, conn: Connection | None = None,
+                    package_id: int | None = None) -> None:
+        """Index rows, compressed XML and errors; in ``conn``'s transaction, or one of its own.
+        Located rows (``batch.located``) point into package ``package_id``."""
         if not (batch.rows or batch.errors):
             return
         if conn is None:
             with self.db.engine.begin() as own:
-                self.write_batch(source, batch, own)
+                self.write_batch(source, batch, own, package_id)
             return
         if batch.rows:
-            conn.exec_driver_sql(_xml_upsert(conn), batch.rows)
+            if batch.located:
+                assert package_id is not None, "located rows need their package"
+                conn.exec_driver_sql(_located_upsert(conn, package_id), batch.rows)
+            else:
+                conn.exec_driver_sql(_xml_upsert(conn), batch.rows)
+        if batch.blobs:
             conn.exec_driver_sql(_blob_upsert(conn), batch.blobs)
         if batch.errors:
             now = datetime.now(UTC)
@@ -286,6 +367,8 @@ class CfdiStore:
         for index, item in enumerate(work):
             refs = entry_refs(item.path)
             item.total = len(refs)
+            if self.packages_dir is not None and refs:
+                item.kept = keep_package(item.path, self.packages_dir)
             for start in range(0, len(refs), step):
                 yield index, refs[start:start + step]
             yield index, None
@@ -296,9 +379,10 @@ class CfdiStore:
         """This thread writes and commits, in order. With a pool, a feeder thread keeps the workers
         supplied meanwhile: a commit (fsync and WAL checkpoint) never leaves them idle."""
         if pool is None:
+            locate = self.packages_dir is not None
             steps: Iterator[tuple[int, int, Any]] = (
                 (index, 0, None) if refs is None
-                else (index, len(refs), _Ready(parse_package_entries(work[index].path, refs)))
+                else (index, len(refs), _Ready(parse_package_entries(work[index].path, refs, locate)))
                 for index, refs in self._plan(work))
             self._write_all(work, steps, on_batch, on_package)
             return
@@ -320,7 +404,8 @@ class CfdiStore:
             try:
                 for index, refs in self._plan(work):
                     step = (index, 0, None) if refs is None else (
-                        index, len(refs), _submit(next(workers), work[index].path, refs))
+                        index, len(refs), _submit(next(workers), work[index].path, refs,
+                                                  self.packages_dir is not None))
                     if not offer(step):
                         return
             except BaseException as exc:  # e.g. an unreadable package: raised in the writing thread
@@ -367,7 +452,9 @@ class CfdiStore:
                 batch = future.result()
                 if transaction is None:
                     transaction = conn.begin()
-                self.write_batch(item.report.source, batch, conn)
+                if item.kept is not None and item.package_id is None:
+                    item.package_id = _register_package(conn, item.kept, item.report.source)
+                self.write_batch(item.report.source, batch, conn, item.package_id)
                 item.report.documents += len(batch.rows)
                 item.report.errors.extend(batch.errors)
                 item.report.skipped += batch.skipped
@@ -445,10 +532,35 @@ class CfdiStore:
     # ---- reading -----------------------------------------------------------------------------
 
     def xml(self, uuid: str) -> bytes | None:
+        """The original XML, or None when the store has no XML for this UUID. Raises
+        ``MissingPackage`` when the package file holding it has been removed from the folder."""
         with self.db.engine.connect() as conn:
-            row = conn.execute(text("SELECT zxml FROM mx_cfdi_xml WHERE uuid = :u"),
-                               {"u": normalize_uuid(uuid)}).first()
-        return decompress(row[0]) if row else None
+            row = conn.execute(text(
+                "SELECT x.zxml, c.xml_offset, c.xml_csize, c.xml_size, c.xml_crc, p.file "
+                "FROM mx_cfdi c LEFT JOIN mx_cfdi_xml x ON x.uuid = c.uuid "
+                "LEFT JOIN mx_cfdi_packages p ON p.id = c.xml_package WHERE c.uuid = :u"),
+                {"u": normalize_uuid(uuid)}).first()
+        if row is None:
+            return None
+        blob, offset, csize, size, crc, file = row
+        if blob is not None:
+            return decompress(blob)
+        if offset is None or file is None:
+            return None
+        return self._read_located(file, int(offset), int(csize), int(size), int(crc))
+
+    def _read_located(self, file: str, offset: int, csize: int, size: int, crc: int) -> bytes:
+        path = self.packages_dir / file if self.packages_dir is not None else None
+        if path is None or not path.exists():
+            raise MissingPackage(f"el paquete {file} que guarda este XML ya no está en "
+                                 f"{self.packages_dir or 'la carpeta de paquetes'}")
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(csize)
+        data = zlib.decompress(raw, -15)
+        if len(data) != size or zlib.crc32(data) != crc:
+            raise MissingPackage(f"el paquete {file} no coincide con el índice (tamaño o CRC)")
+        return data
 
     def count(self) -> int:
         with self.db.engine.connect() as conn:

@@ -11,6 +11,7 @@ import marshal
 import os
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -37,12 +38,19 @@ AMOUNT_FIELDS = {"subtotal", "descuento", "total", "tipo_cambio", "total_retenid
 UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
+# Where an entry's XML lies in its package: offset of the raw deflate stream, its length, the
+# inflated size and CRC-32. Appended to an index row when the store keeps packages (``located``).
+LOCATION_COLUMNS = ("xml_offset", "xml_csize", "xml_size", "xml_crc")
+NO_LOCATION = (None, None, None, None)
+
+
 @dataclass
 class Batch:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     blobs: list[tuple[str, int, bytes]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped: int = 0
+    located: bool = False  # rows end with LOCATION_COLUMNS; only unlocated entries have blobs
 
 
 def _uuid_from_name(name: str) -> str:
@@ -67,10 +75,13 @@ def compress(data: bytes) -> bytes:
     return b"Z" + zlib.compress(data, 1)
 
 
-def parse_entries(entries: Iterable[tuple[str, bytes]], stored: dict[str, bytes] | None = None) -> Batch:
+def parse_entries(entries: Iterable[tuple[str, bytes]], stored: dict[str, bytes] | None = None,
+                  located: dict[str, tuple[int, int, int, int]] | None = None) -> Batch:
     """Parse (name, bytes) entries into index rows and compressed XML; bad files become errors.
-    ``stored`` may hold each entry's already-compressed form (its deflate stream in the ZIP)."""
-    batch = Batch()
+    ``stored`` may hold each entry's already-compressed form (its deflate stream in the ZIP).
+    ``located`` (the store keeps the package): each entry's place in it, added to its row; an
+    entry without one (not deflated) still gets a blob."""
+    batch = Batch(located=located is not None)
     for name, data in entries:
         try:
             record = parse_cfdi(data)
@@ -82,7 +93,14 @@ def parse_entries(entries: Iterable[tuple[str, bytes]], stored: dict[str, bytes]
             if not record["uuid"]:
                 batch.errors.append((name, "sin TimbreFiscalDigital: no tiene UUID"))
                 continue
-        batch.rows.append(record_row(record))
+        row = record_row(record)
+        if located is not None:
+            where = located.get(name, NO_LOCATION)
+            row += where
+            if where is not NO_LOCATION:
+                batch.rows.append(row)
+                continue
+        batch.rows.append(row)
         blob = stored.get(name) if stored else None
         batch.blobs.append((record["uuid"], len(data), blob or compress(data)))
     return batch
@@ -150,18 +168,24 @@ class _Source:
         self.zf: zipfile.ZipFile | None = None  # only for entries we do not read ourselves
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
         if self.zf is not None:
             self.zf.close()
+            self.zf = None
 
-    def read(self, ref: EntryRef) -> tuple[bytes, bytes | None]:
-        """(XML bytes, stored form) of one entry. A deflated entry is inflated from its raw stream,
-        read with one ``pread``, and that raw stream is what we store (no recompression)."""
+    __del__ = close  # a thread's last package closes with the thread
+
+    def read(self, ref: EntryRef) -> tuple[bytes, bytes | None, int | None]:
+        """(XML bytes, stored form, offset of the raw stream) of one entry. A deflated entry is
+        inflated from its raw stream, read with one ``pread``; that raw stream is what we store
+        (no recompression), or where it lies when the store keeps the package."""
         name, offset, compressed, size, crc, method, flags = ref
         if method != zipfile.ZIP_DEFLATED or flags & 0x1:  # stored, other codecs, encrypted
             if self.zf is None:
                 self.zf = open_package(self.path)
-            return self.zf.read(name), None
+            return self.zf.read(name), None, None
         buf = os.pread(self.fd, 30 + len(name.encode()) + 256 + compressed, offset)
         if buf[:4] != b"PK\x03\x04":
             raise zipfile.BadZipFile("cabecera local dañada")
@@ -174,32 +198,37 @@ class _Source:
         data = inflater.decompress(raw)
         if not inflater.eof or len(data) != size or isal_zlib.crc32(data) != crc:
             raise zipfile.BadZipFile("CRC o tamaño no coinciden")
-        return data, b"D" + raw
+        return data, b"D" + raw, offset + begin
 
 
-_OPEN: dict[str, _Source] = {}
+# The package a thread is reading, kept open between slices. Per thread: in-process ingests of two
+# requests run side by side, and closing the other thread's file would hand its descriptor number
+# to the next file opened.
+_OPEN = threading.local()
 
 
 def _source(zip_path: str) -> _Source:
-    if zip_path not in _OPEN:
-        for old in _OPEN.values():
-            old.close()
-        _OPEN.clear()
-        _OPEN[zip_path] = _Source(zip_path)
-    return _OPEN[zip_path]
+    current: _Source | None = getattr(_OPEN, "source", None)
+    if current is None or current.path != zip_path:
+        if current is not None:
+            current.close()
+        current = _OPEN.source = _Source(zip_path)
+    return current
 
 
-def parse_package_entries(zip_path: str, refs: list[EntryRef]) -> Batch:
+def parse_package_entries(zip_path: str, refs: list[EntryRef], locate: bool = False) -> Batch:
     """Run in a worker process: read and parse some entries of a package into ready-to-insert
-    rows plus the XML's stored form; an unreadable or bad entry is an error, never a stop."""
+    rows plus the XML's stored form (``locate``: its place in the package, which the store
+    keeps); an unreadable or bad entry is an error, never a stop."""
     source = _source(zip_path)
     entries: list[tuple[str, bytes]] = []
     stored: dict[str, bytes] = {}
+    located: dict[str, tuple[int, int, int, int]] = {}
     batch = Batch()
     for ref in refs:
         name = ref[0]
         try:
-            data, raw = source.read(ref)
+            data, raw, at = source.read(ref)
         except (zipfile.BadZipFile, zlib.error, isal_zlib.error, OSError, NotImplementedError, RuntimeError) as exc:
             batch.errors.append((name, f"entrada ZIP ilegible: {exc}"))
             continue
@@ -207,10 +236,12 @@ def parse_package_entries(zip_path: str, refs: list[EntryRef]) -> Batch:
             batch.skipped += 1
             continue
         entries.append((name, data))
-        if raw is not None:
+        if locate and at is not None:
+            located[name] = (at, ref[2], ref[3], ref[4])
+        elif raw is not None:
             stored[name] = raw
-    parsed = parse_entries(entries, stored)
-    batch.rows, batch.blobs = parsed.rows, parsed.blobs
+    parsed = parse_entries(entries, stored, located if locate else None)
+    batch.rows, batch.blobs, batch.located = parsed.rows, parsed.blobs, parsed.located
     batch.errors.extend(parsed.errors)
     return batch
 
@@ -218,17 +249,17 @@ def parse_package_entries(zip_path: str, refs: list[EntryRef]) -> Batch:
 def pack_batch(batch: Batch) -> bytes:
     """A batch as one ``marshal`` blob: what a worker process sends back (pickling the same
     thousand tuples costs about twice as much, on each side)."""
-    return marshal.dumps((batch.rows, batch.blobs, batch.errors, batch.skipped))
+    return marshal.dumps((batch.rows, batch.blobs, batch.errors, batch.skipped, batch.located))
 
 
 def unpack_batch(packed: bytes) -> Batch:
-    rows, blobs, errors, skipped = marshal.loads(packed)
-    return Batch(rows, blobs, errors, skipped)
+    rows, blobs, errors, skipped, located = marshal.loads(packed)
+    return Batch(rows, blobs, errors, skipped, located)
 
 
-def parse_package_slice(zip_path: str, refs: list[EntryRef]) -> bytes:
+def parse_package_slice(zip_path: str, refs: list[EntryRef], locate: bool = False) -> bytes:
     """``parse_package_entries`` for a worker process: the batch packed."""
-    return pack_batch(parse_package_entries(zip_path, refs))
+    return pack_batch(parse_package_entries(zip_path, refs, locate))
 
 
 def metadata_chunks(zip_path: str, chunk_rows: int, packed: bool = False) -> Iterator[tuple[str, Any]]:

@@ -16,8 +16,9 @@ from starlette.background import BackgroundTask
 from pasarela.api.documents import bearer_auth
 from pasarela.core.outcomes import InvalidInput
 from pasarela.providers.mx.cfdi import query
-from pasarela.providers.mx.cfdi.store import CfdiStore
+from pasarela.providers.mx.cfdi.store import MissingPackage
 from pasarela.providers.mx.mysuite import planner, views
+from pasarela.providers.mx.mysuite.flow import open_store
 from pasarela.providers.mx.mysuite.config import load
 from pasarela.runtime import Runtime
 
@@ -71,7 +72,10 @@ def cfdi_router(rt: Runtime) -> APIRouter:
 
     @api.get("/{uuid}/xml")
     def xml(uuid: str) -> Response:
-        data = CfdiStore(rt.db).xml(uuid)
+        try:
+            data = open_store(rt).xml(uuid)
+        except MissingPackage as exc:
+            raise HTTPException(410, str(exc)) from exc
         if data is None:
             raise HTTPException(404, f"no hay XML para el UUID {uuid}")
         return Response(data, media_type="application/xml")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,6 +24,12 @@ from pasarela.providers.mx.mysuite.urls import service_url
 from pasarela.runtime import Runtime
 
 SAT_STATES = {tx.ESTADO_ACCEPTED: "accepted", tx.ESTADO_IN_PROGRESS: "in_progress"}
+
+
+def open_store(rt: Runtime, **options: Any) -> CfdiStore:
+    """The CFDI store of this installation: its index in the ledger database, the SAT packages it
+    keeps (the XML inside them) under the artifacts folder."""
+    return CfdiStore(rt.db, packages_dir=rt.artifacts_dir / "mx" / "cfdi" / "paquetes", **options)
 
 
 def make_client(rt: Runtime, document_id: int | None = None) -> MySuiteClient:
@@ -245,7 +252,7 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
             return
         tipo = row.tipo
     processes = int(conf["ingest_processes"]) or (os.cpu_count() or 1)
-    store = CfdiStore(rt.db, processes=processes, batch_size=int(conf["ingest_batch_size"]))
+    store = open_store(rt, processes=processes, batch_size=int(conf["ingest_batch_size"]))
     batches = [0]
 
     def on_batch(done: int, total: int) -> None:
