@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from satcfdi.cfdi import CFDI
 
-from pasarela.core.xml import parse_xml  # noqa: F401  (the entry point the parser goes through)
-from pasarela.providers.mx.cfdi.parser import CfdiError, parse_cfdi
 from conftest import VECTORS
+from pasarela.core.xml import parse_xml  # noqa: F401  (the entry point the parser goes through)
+from pasarela.providers.mx.cfdi import parser
+from pasarela.providers.mx.cfdi.parser import CfdiError, parse_cfdi
+from pasarela.providers.mx.mysuite import generator
 
 CFDI_DIR = VECTORS / "mx" / "cfdi"
 ALL_FILES = sorted(CFDI_DIR.glob("*/*.xml"))
@@ -147,3 +150,80 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
         parse_cfdi(data)
     except CfdiError:
         pass
+
+
+# ---- skimming: the Conceptos are cut out before parsing; the record must not change ---------------
+
+def _generated(direction: str, start: datetime, end: datetime) -> list[bytes]:
+    docs = generator.documents(("EKU9003173C9", "ESCUELA KEMPER URGATE SA DE CV"), direction, "CFDIS", start, end, 40)
+    return [generator.cfdi_xml(d) for d in docs]
+
+
+GENERATED = (_generated("EMISOR", datetime(2021, 1, 1), datetime(2021, 2, 28))  # 3.3
+             + _generated("RECEPTOR", datetime(2022, 11, 1), datetime(2023, 2, 28)))  # 3.3 / 4.0, with Pagos
+
+
+def test_generated_documents_are_skimmed_and_give_the_full_parse_record() -> None:
+    assert {b"pago20:Pagos" in d for d in GENERATED} == {True, False}
+    assert {b"http://www.sat.gob.mx/cfd/4" in d for d in GENERATED} == {True, False}
+    for data in GENERATED:
+        assert parser._skim(data) is not None
+        assert parse_cfdi(data) == parse_cfdi(data, skim=False)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_samples_give_the_same_record_skimmed_or_not(path: Path) -> None:
+    data = path.read_bytes()
+    assert parse_cfdi(data) == parse_cfdi(data, skim=False)
+
+
+# Well-formed bits to put inside the Conceptos: markup that hides a fake closing tag, quotes, and
+# the characters the skim looks for before trusting the bytes.
+TRICKY = st.sampled_from([
+    "<!-- </cfdi:Conceptos> -->", "<!-- <cfdi:Conceptos> -->", "<![CDATA[</cfdi:Conceptos>]]>",
+    "<?pi </cfdi:Conceptos> ?>", "<cfdi:Concepto Descripcion='O&apos;Brien &amp; &lt;/cfdi:Conceptos&gt;'/>",
+    '<cfdi:Concepto Descripcion="¿Qué? ¡Sí!"/>', "<cfdi:Conceptos/>",
+    "<cfdi:Concepto>&#60;/cfdi:Conceptos></cfdi:Concepto>",
+    '<x:Impuestos xmlns:x="urn:x" TotalImpuestosTrasladados="1"/>', "\n  ", "texto",
+])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(GENERATED[:20]), st.lists(TRICKY, max_size=4))
+def test_tricky_conceptos_give_the_full_parse_record(data: bytes, inserts: list[str]) -> None:
+    tricky = data.replace(b"<cfdi:Conceptos>", b"<cfdi:Conceptos>" + "".join(inserts).encode(), 1)
+    assert parse_cfdi(tricky) == parse_cfdi(tricky, skim=False) == parse_cfdi(data)
+
+
+@pytest.mark.parametrize("conceptos", [b"<cfdi:Conceptos/>", b"<cfdi:Conceptos></cfdi:Conceptos >"])
+def test_fake_closing_tag_in_a_later_comment(conceptos: bytes) -> None:
+    """The real Conceptos is empty or closed as ``</cfdi:Conceptos >``, and a comment after the
+    Impuestos holds ``</cfdi:Conceptos>``: cutting up to it would drop the Impuestos and still leave
+    a well-formed file. Not skimmed (no exact opening tag; a ``!`` before the closing tag)."""
+    data = GENERATED[0]
+    start, end = data.index(b"<cfdi:Conceptos>"), data.index(b"</cfdi:Conceptos>") + len(b"</cfdi:Conceptos>")
+    complemento = data.index(b"<cfdi:Complemento>")
+    tricky = data[:start] + conceptos + data[end:complemento] + b"<!-- </cfdi:Conceptos> -->" + data[complemento:]
+    assert parser._skim(tricky) is None
+    record = parse_cfdi(tricky)
+    assert record == parse_cfdi(data)
+    assert record["total_trasladado"] and record["uuid"]
+
+
+def test_certificado_inside_another_single_quoted_value_is_left_alone() -> None:
+    data = GENERATED[0].replace(b' Version="3.3"', b" Version=\"3.3\" Serie=' Certificado=\"x'", 1)
+    assert parse_cfdi(data)["serie"] == 'Certificado="x'
+    assert parse_cfdi(data) == parse_cfdi(data, skim=False)
+
+
+def test_another_prefix_for_the_cfdi_namespace_parses_the_whole_file() -> None:
+    data = GENERATED[0]
+    renamed = data.replace(b"cfdi:", b"c:").replace(b"xmlns:cfdi=", b"xmlns:c=")
+    assert b"cfdi" not in renamed
+    assert parser._skim(renamed) is None
+    assert parse_cfdi(renamed) == parse_cfdi(data)
+
+
+def test_non_ascii_encoding_declaration_is_not_skimmed() -> None:
+    data = GENERATED[0].replace(b'encoding="UTF-8"', b'encoding="UTF-16"', 1)
+    assert parser._skim(data) is None

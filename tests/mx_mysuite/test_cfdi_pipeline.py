@@ -96,7 +96,8 @@ def test_kept_packages_hold_the_xml_once_and_a_missing_one_is_reported(rt: Runti
         packages = conn.execute(text("SELECT sha256, file, size FROM mx_cfdi_packages ORDER BY id")).all()
         blobs = [r[0] for r in conn.execute(text("SELECT uuid FROM mx_cfdi_xml"))]
         located = conn.execute(text("SELECT COUNT(*) FROM mx_cfdi WHERE xml_offset IS NOT NULL")).scalar()
-    assert [f.name for f in files] == sorted(p.file for p in packages) and len(packages) == 2  # the empty one has no rows
+    assert [f.name for f in files] == sorted(p.file for p in packages)
+    assert len(packages) == 2  # the empty package holds no XML: not kept
     assert all(store_module.file_sha256(str(f)) == f.stem for f in files)
     assert blobs == ["499E9A70-36AC-448A-BBD9-F3F52102E4BE"]  # only the entry the ZIP stores undeflated
     assert located == len(uuids)

@@ -31,7 +31,7 @@ class FakeSettings(SimpleNamespace):
 
 @pytest.fixture
 def sim():  # type: ignore[no-untyped-def]
-    settings = FakeSettings(conf={"sim_accept_seconds": 0.05, "sim_finish_seconds": 0.1}, home=".")
+    settings = FakeSettings(conf={"sim_accept_seconds": 0.5, "sim_finish_seconds": 1.0}, home=".")
     with serve_asgi(create_app(settings)) as base_url:
         yield base_url
 
@@ -53,10 +53,10 @@ def test_duplicate_active_then_lifetime_limit_metadata_exempt(sim: str) -> None:
     assert first.accepted and first.request_id
     [dup] = client.register("CFDIS", "CFDI", "EMISOR", START, END)
     assert dup.code == "5005"
-    time.sleep(0.15)  # first one finished
+    time.sleep(1.1)  # first one finished
     [second] = client.register("CFDIS", "CFDI", "EMISOR", START, END)
     assert second.accepted
-    time.sleep(0.15)
+    time.sleep(1.1)
     [third] = client.register("CFDIS", "CFDI", "EMISOR", START, END)
     assert third.code == "5002"
     [other] = client.register("CFDIS", "CFDI", "EMISOR", START, "2024-01-31 23:59:58")  # 1 s less: new period
@@ -64,7 +64,7 @@ def test_duplicate_active_then_lifetime_limit_metadata_exempt(sim: str) -> None:
     for _ in range(3):
         [meta] = client.register("CFDIS", "Metadata", "EMISOR", START, END)
         assert meta.accepted
-        time.sleep(0.15)
+        time.sleep(1.1)
 
 
 def test_ambos_registers_one_request_per_combination_and_list_pages(sim: str) -> None:
@@ -85,7 +85,7 @@ def test_request_lifecycle_packages_and_download(sim: str, tmp_path) -> None:  #
     client = _client(sim)
     [reg] = client.register("CFDIS", "Metadata", "RECEPTOR", START, END)
     assert client.get_request(reg.request_id).estado == "1"
-    time.sleep(0.15)
+    time.sleep(1.1)
     status = client.get_request(reg.request_id)
     assert (status.estado, status.codigo) == ("3", "5000") and status.packages == [f"{reg.request_id}_01"]
     url = client.get_link(reg.request_id, status.packages[0])

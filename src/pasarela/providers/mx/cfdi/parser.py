@@ -4,12 +4,18 @@ Built for ingest speed: one ``parse_xml`` (DTDs and entities refused) and a walk
 children by local name, no XPath. Lenient where the SAT's own files are sloppy (mexico.md §4): a
 UTF-8 BOM, whitespace before the XML declaration, leading spaces in RFCs, ``&``/``Ñ`` in RFCs,
 foreign-namespace addenda; a file that is not well-formed is re-read with lxml's ``recover``.
+
+The index never reads the Conceptos (the stored XML keeps them), so where provably harmless
+(``_skim``) they are cut out of the bytes, and the root's Certificado value emptied, before lxml
+parses: that halves the parse, the bulk of the per-file cost; any doubt, and the whole file is parsed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -75,33 +81,19 @@ def _attrs(element: Any, legacy: bool = False) -> dict[str, str]:
     return dict(element.items())
 
 
-# The attributes the index reads, per element: fetched by name, because ``items()`` would also
-# decode the long ones nobody reads (Certificado ≈ 1.7 kB, Sello, SelloCFD, SelloSAT): measured
-# 8.1 µs for the root's ``items()`` against 4.2 µs for these ten ``get``.
-TOP_NAMES = ("TipoDeComprobante", "Serie", "Folio", "Fecha", "SubTotal", "Descuento", "Total", "Moneda",
-             "TipoCambio")
-PARTY_NAMES = ("Rfc", "Nombre")
-TAX_NAMES = ("TotalImpuestosRetenidos", "TotalImpuestosTrasladados")
-TFD_NAMES = ("UUID", "FechaTimbrado", "RfcProvCertif")
-PAGO_NAMES = ("Monto", "FechaPago", "FormaDePagoP", "MonedaP")
-DOCTO_NAMES = ("IdDocumento", "Serie", "Folio", "MonedaDR", "NumParcialidad", "ImpSaldoAnt", "ImpPagado",
-               "ImpSaldoInsoluto")
+Getter = Callable[[str], "str | None"]
+_NO_ATTRIBUTES: Getter = {}.get
 
 
-def _pick(element: Any, names: tuple[str, ...], legacy: bool = False) -> dict[str, str]:
-    """``names`` of an element's attributes (those present). ``legacy``: every attribute with its
-    first letter capitalised (CFDI 3.2), as ``_attrs``."""
+def _getter(element: Any, legacy: bool = False) -> Getter:
+    """Attribute lookup by name for one element, no dict built: the element's own ``get`` (which,
+    unlike ``items()``, never decodes the long values nobody reads: Certificado ≈ 1.7 kB, Sello,
+    SelloCFD, SelloSAT). ``legacy`` (CFDI 3.2): every attribute first-letter-capitalised, as ``_attrs``."""
     if element is None:
-        return {}
+        return _NO_ATTRIBUTES
     if legacy:
-        return _attrs(element, True)
-    get = element.get
-    found = {}
-    for name in names:
-        value = get(name)
-        if value is not None:
-            found[name] = value
-    return found
+        return _attrs(element, True).get
+    return element.get
 
 
 def _attr(element: Any, *names: str) -> str:
@@ -130,9 +122,11 @@ def _date(value: str | None) -> str:
 
 
 def _amount(value: str | None) -> str:
+    """The amount as written when ``Decimal`` accepts it, else "". Plain ASCII ``123.45`` (nearly
+    every value) is accepted without building the Decimal."""
     value = value.strip() if value else ""
-    if not value:
-        return ""
+    if not value or (value.isascii() and value.replace(".", "", 1).isdigit()):
+        return value
     try:
         Decimal(value)
     except InvalidOperation:
@@ -164,8 +158,9 @@ def _fast_root(data: bytes) -> Any:
     Entity declarations can only live in a DOCTYPE's internal subset, so "no DOCTYPE" is the whole
     check: a cheap look at the prolog before parsing, and the parsed tree's own DOCTYPE record after
     (a DOCTYPE pushed past 4 KiB by comments is parsed by this parser, which never expands entities
-    or loads anything, and then refused)."""
-    if len(data) > MAX_XML_BYTES or data.find(b"<!DOCTYPE", 0, 4096) >= 0:
+    or loads anything, and then refused). The look for ``!`` (a memchr) only spares the slower
+    ``<!DOCTYPE`` search when it cannot match: same answer."""
+    if len(data) > MAX_XML_BYTES or (data.find(b"!", 0, 4096) >= 0 and data.find(b"<!DOCTYPE", 0, 4096) >= 0):
         return None
     try:
         root = etree.fromstring(data, _safe_parser())
@@ -179,11 +174,16 @@ def _fast_root(data: bytes) -> Any:
     return root
 
 
-def load_root(data: bytes) -> Any:
-    """Safe parse with a lenient second chance; hostile XML (DTD/entities) is never recovered."""
+def _normalized(data: bytes) -> bytes:
+    """Without a UTF-8 BOM and leading whitespace (some SAT files have both)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    data = data.lstrip()
+    return data.lstrip()
+
+
+def load_root(data: bytes) -> Any:
+    """Safe parse with a lenient second chance; hostile XML (DTD/entities) is never recovered."""
+    data = _normalized(data)
     if not data:
         raise CfdiError("archivo vacío")
     root = _fast_root(data)
@@ -200,8 +200,99 @@ def load_root(data: bytes) -> Any:
             raise CfdiError(str(exc)) from exc
 
 
-def parse_cfdi(data: bytes) -> dict[str, Any]:
-    """Bytes of one CFDI or Retenciones file → the index record (``XML_FIELDS``)."""
+# ---- skimming: what lxml need not parse ----------------------------------------------------------
+
+CONCEPTOS_OPEN = b"<cfdi:Conceptos>"
+CONCEPTOS_CLOSE = b"</cfdi:Conceptos>"
+CERTIFICADO = b' Certificado="'
+# Declared encodings in which these ASCII byte patterns can only be the characters they look like.
+ASCII_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin1", b"windows-1252"}
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)""")
+
+
+def _prolog_end(data: bytes) -> int:
+    """Where the XML declaration ends (0 without one); -1 if its encoding is not ASCII-based."""
+    if not data.startswith(b"<?"):
+        return 0
+    end = data.find(b"?>", 2, 200)
+    if end < 0:
+        return -1
+    if data.find(b'encoding="UTF-8"', 2, end) < 0:  # else the usual declaration, no regex needed
+        encoding = _ENCODING.search(data, 2, end)
+        if encoding is not None and encoding[1].lower() not in ASCII_ENCODINGS:
+            return -1
+    return end + 2
+
+
+def _certificado_span(data: bytes, prolog: int) -> tuple[int, int]:
+    """Start and end of the root's Certificado value, or (-1, -1) when it cannot be proved to be
+    an attribute value: no ``'`` before it (so every value there is double-quoted and cannot hold
+    the ``"`` of the pattern) and no ``<`` inside it (so it cannot swallow markup)."""
+    root_tag_end = data.find(b">", prolog)  # or a ">" inside one of its values: then not found
+    found = data.find(CERTIFICADO, prolog, root_tag_end) if root_tag_end > 0 else -1
+    if found < 0 or data.find(b"'", prolog, found) >= 0:
+        return -1, -1
+    start = found + len(CERTIFICADO)
+    end = data.find(b'"', start)
+    if end < 0 or data.find(b"<", start, end) >= 0:
+        return -1, -1
+    return start, end
+
+
+def _skim(data: bytes) -> bytes | None:
+    """``data`` without its ``<cfdi:Conceptos>`` element and with the root's Certificado value
+    emptied, or None when that is not provably harmless (then the whole file is parsed).
+
+    Harmless because: with no ``!`` and no ``?`` before the closing tag, there is no comment,
+    CDATA, DOCTYPE or processing instruction there, so every ``<`` is a real tag; the opening tag
+    (exactly ``<cfdi:Conceptos>``, so not self-closing) and the first closing tag after it then
+    either enclose one whole element, which is removed, or leave tags unbalanced, and lxml refuses
+    the skimmed file. An element named Conceptos, under any namespace, is never read by the index.
+    Nothing in Retenciones is skimmed: ``_skimmed_root`` keeps only a CFDI root. So every
+    well-formed file gets the same record as unskimmed; one whose Conceptos alone are broken (an
+    unclosed tag) is indexed from its other elements, where lxml's ``recover`` used to guess."""
+    prolog = _prolog_end(data)
+    if prolog < 0:
+        return None
+    cert_start, cert_end = _certificado_span(data, prolog)
+    start = data.find(CONCEPTOS_OPEN, max(prolog, cert_end))
+    if start < 0:
+        return None
+    end = data.find(CONCEPTOS_CLOSE, start)
+    if end < 0 or data.find(b"!", 0, end) >= 0 or data.find(b"?", prolog, end) >= 0:
+        return None
+    tail = data[end + len(CONCEPTOS_CLOSE):]
+    if cert_start < 0:
+        return data[:start] + tail
+    return b"".join((data[:cert_start], data[cert_end:start], tail))
+
+
+def _skimmed_root(data: bytes) -> Any:
+    """The root of the skimmed file when it is a CFDI Comprobante; None sends the caller to the
+    whole file (``load_root``): not skimmable, not well-formed, a DOCTYPE, or another root."""
+    data = _normalized(data)
+    if len(data) > MAX_XML_BYTES:
+        return None
+    skimmed = _skim(data)
+    if skimmed is None:
+        return None
+    root = _fast_root(skimmed)
+    if root is None or not _is_comprobante(root.tag):
+        return None
+    return root
+
+
+def _is_comprobante(tag: Any) -> bool:
+    return isinstance(tag, str) and _local(tag) == "Comprobante" and _ns(tag) in NS_CFDI
+
+
+def parse_cfdi(data: bytes, *, skim: bool = True) -> dict[str, Any]:
+    """Bytes of one CFDI or Retenciones file → the index record (``XML_FIELDS``). ``skim=False``
+    parses the whole file (same record; the tests compare both)."""
+    if skim:
+        skimmed = _skimmed_root(data)
+        if skimmed is not None:
+            return _comprobante(skimmed)
     root = load_root(data)
     tag = root.tag if isinstance(root.tag, str) else ""
     local, ns = _local(tag), _ns(tag)
@@ -211,6 +302,8 @@ def parse_cfdi(data: bytes) -> dict[str, Any]:
         return _retenciones(root)
     raise CfdiError(f"no es un CFDI ni un comprobante de retenciones (raíz {local or '?'!s})")
 
+
+# ---- extraction ----------------------------------------------------------------------------------
 
 def _timbre(complemento: Any) -> tuple[Any, dict[str, Any]]:
     """The TimbreFiscalDigital and the other complements by local name."""
@@ -227,22 +320,15 @@ def _timbre(complemento: Any) -> tuple[Any, dict[str, Any]]:
     return tfd, others
 
 
-def _tfd_fields(attrs: dict[str, str]) -> dict[str, str]:
-    return {
-        "uuid": normalize_uuid(attrs.get("UUID", "")),
-        "fecha_certificacion": _date(attrs.get("FechaTimbrado")),
-        "pac_rfc": _rfc(attrs.get("RfcProvCertif")),
-    }
-
-
-def _comprobante(root: Any) -> dict[str, Any]:
-    """One pass over the root's direct children; each element's attributes read once."""
-    version = _attr(root, "Version", "version")
-    legacy = version.startswith("3.2")
-    top = _pick(root, TOP_NAMES, legacy)
+def _comprobante_children(root: Any) -> tuple[Any, Any, Any, Any]:
+    """The first Emisor, Receptor, Impuestos and Complemento among the root's children (or None).
+    ``_local`` inlined: this loop runs for every file."""
     emisor = receptor = impuestos = complemento = None
     for child in root:
-        name = _local(child.tag)
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        name = tag[tag.rfind("}") + 1:]
         if name == "Emisor" and emisor is None:
             emisor = child
         elif name == "Receptor" and receptor is None:
@@ -251,45 +337,54 @@ def _comprobante(root: Any) -> dict[str, Any]:
             impuestos = child
         elif name == "Complemento" and complemento is None:
             complemento = child
-    em, re = _pick(emisor, PARTY_NAMES, legacy), _pick(receptor, PARTY_NAMES, legacy)
-    tax = _pick(impuestos, TAX_NAMES, legacy)
-    tfd, complements = _timbre(complemento)
-    pagos = complements.get("Pagos")
-    pagos_attrs = None
-    if pagos is not None:
-        pagos_attrs = [
-            (_pick(pago, PAGO_NAMES),
-             [_pick(d, DOCTO_NAMES) for d in pago if _local(d.tag) == "DoctoRelacionado"])
+    return emisor, receptor, impuestos, complemento
+
+
+def _pagos_getters(pagos: Any) -> list[tuple[Getter, list[Getter]]] | None:
+    """Each Pago's attributes with its DoctoRelacionado's, in document order (None: no Pagos)."""
+    if pagos is None:
+        return None
+    return [(pago.get, [d.get for d in pago if _local(d.tag) == "DoctoRelacionado"])
             for pago in pagos if _local(pago.tag) == "Pago"]
-    return _comprobante_record(version, top, em, re, tax, _pick(tfd, TFD_NAMES), pagos_attrs)
 
 
-def _comprobante_record(version: str, top: dict[str, str], em: dict[str, str], re: dict[str, str],
-                        tax: dict[str, str], tfd: dict[str, str],
-                        pagos: list[tuple[dict[str, str], list[dict[str, str]]]] | None) -> dict[str, Any]:
-    """The index record from the attributes of the few elements it reads (both parse paths)."""
+def _comprobante(root: Any) -> dict[str, Any]:
+    """One pass over the root's direct children; only the attributes the index needs are read."""
+    version = _attr(root, "Version", "version")
     legacy = version.startswith("3.2")
-    tipo = _text(top.get("TipoDeComprobante"))
-    tipo = TIPO_32.get(tipo.lower(), tipo.upper()) if legacy or len(tipo) > 1 else tipo.upper()
+    emisor, receptor, impuestos, complemento = _comprobante_children(root)
+    tfd, complements = _timbre(complemento)
+    return _comprobante_record(
+        version, _getter(root, legacy), _getter(emisor, legacy), _getter(receptor, legacy),
+        _getter(impuestos, legacy), _getter(tfd), _pagos_getters(complements.get("Pagos")))
+
+
+def _comprobante_record(version: str, top: Getter, emisor: Getter, receptor: Getter, impuestos: Getter,
+                        tfd: Getter, pagos: list[tuple[Getter, list[Getter]]] | None) -> dict[str, Any]:
+    """The index record from attribute lookups on the few elements it reads."""
+    tipo = _text(top("TipoDeComprobante"))
+    tipo = TIPO_32.get(tipo.lower(), tipo.upper()) if version.startswith("3.2") or len(tipo) > 1 else tipo.upper()
     record: dict[str, Any] = {
         "kind": "cfdi",
         "version": version,
         "tipo": tipo,
-        "serie": _text(top.get("Serie")),
-        "folio": _text(top.get("Folio")),
-        "emisor_rfc": _rfc(em.get("Rfc")),
-        "emisor_nombre": _text(em.get("Nombre")),
-        "receptor_rfc": _rfc(re.get("Rfc")),
-        "receptor_nombre": _text(re.get("Nombre")),
-        "fecha_emision": _date(top.get("Fecha")),
-        "subtotal": _amount(top.get("SubTotal")),
-        "descuento": _amount(top.get("Descuento")),
-        "total": _amount(top.get("Total")),
-        "moneda": _text(top.get("Moneda")),
-        "tipo_cambio": _amount(top.get("TipoCambio")),
-        "total_retenido": _amount(tax.get("TotalImpuestosRetenidos")),
-        "total_trasladado": _amount(tax.get("TotalImpuestosTrasladados")),
-        **_tfd_fields(tfd),
+        "serie": _text(top("Serie")),
+        "folio": _text(top("Folio")),
+        "emisor_rfc": _rfc(emisor("Rfc")),
+        "emisor_nombre": _text(emisor("Nombre")),
+        "receptor_rfc": _rfc(receptor("Rfc")),
+        "receptor_nombre": _text(receptor("Nombre")),
+        "fecha_emision": _date(top("Fecha")),
+        "subtotal": _amount(top("SubTotal")),
+        "descuento": _amount(top("Descuento")),
+        "total": _amount(top("Total")),
+        "moneda": _text(top("Moneda")),
+        "tipo_cambio": _amount(top("TipoCambio")),
+        "total_retenido": _amount(impuestos("TotalImpuestosRetenidos")),
+        "total_trasladado": _amount(impuestos("TotalImpuestosTrasladados")),
+        "uuid": normalize_uuid(tfd("UUID") or ""),
+        "fecha_certificacion": _date(tfd("FechaTimbrado")),
+        "pac_rfc": _rfc(tfd("RfcProvCertif")),
         "monto_pagado": "",
         "detalle": "",
     }
@@ -300,36 +395,31 @@ def _comprobante_record(version: str, top: dict[str, str], em: dict[str, str], r
     return record
 
 
-def _get(attrs: dict[str, str], name: str) -> str:
-    value = attrs.get(name)
-    return value.strip() if value is not None else ""
-
-
-def _pagos(pagos: list[tuple[dict[str, str], list[dict[str, str]]]]) -> tuple[str, list[dict[str, Any]]]:
+def _pagos(pagos: list[tuple[Getter, list[Getter]]]) -> tuple[str, list[dict[str, Any]]]:
     """Pagos 1.0 / 2.0: the paid amounts live only in the complement (the CFDI says Total=0).
-    ``pagos``: each Pago's attributes with its DoctoRelacionado's attributes, in document order."""
+    ``pagos``: each Pago's attribute lookup with its DoctoRelacionado's, in document order."""
     total = Decimal(0)
     detail = []
     for pago, documentos in pagos:
-        monto = _amount(_get(pago, "Monto"))
+        monto = _amount(pago("Monto"))
         total += Decimal(monto or 0)
         doctos = [
             {
-                "id_documento": normalize_uuid(_get(d, "IdDocumento")),
-                "serie": _get(d, "Serie"),
-                "folio": _get(d, "Folio"),
-                "moneda": _get(d, "MonedaDR"),
-                "parcialidad": _get(d, "NumParcialidad"),
-                "saldo_anterior": _amount(_get(d, "ImpSaldoAnt")),
-                "pagado": _amount(_get(d, "ImpPagado")),
-                "saldo_insoluto": _amount(_get(d, "ImpSaldoInsoluto")),
+                "id_documento": normalize_uuid(_text(d("IdDocumento"))),
+                "serie": _text(d("Serie")),
+                "folio": _text(d("Folio")),
+                "moneda": _text(d("MonedaDR")),
+                "parcialidad": _text(d("NumParcialidad")),
+                "saldo_anterior": _amount(d("ImpSaldoAnt")),
+                "pagado": _amount(d("ImpPagado")),
+                "saldo_insoluto": _amount(d("ImpSaldoInsoluto")),
             }
             for d in documentos
         ]
         detail.append({
-            "fecha_pago": _date(_get(pago, "FechaPago")),
-            "forma_pago": _get(pago, "FormaDePagoP"),
-            "moneda": _get(pago, "MonedaP"),
+            "fecha_pago": _date(pago("FechaPago")),
+            "forma_pago": _text(pago("FormaDePagoP")),
+            "moneda": _text(pago("MonedaP")),
             "monto": monto,
             "documentos": doctos,
         })
@@ -343,7 +433,7 @@ def _retenciones(root: Any) -> dict[str, Any]:
     counterpart = _children(receptor) if receptor is not None else {}
     nacional, extranjero = counterpart.get("Nacional"), counterpart.get("Extranjero")
     tfd, _ = _timbre(nodes.get("Complemento"))
-    tfd_attrs = _pick(tfd, TFD_NAMES)
+    tfd_get = _getter(tfd)
     periodo = nodes.get("Periodo")
     receptor_rfc = _rfc(_attr(nacional, "RfcR", "RFCRecep")) if nacional is not None else ""
     receptor_nombre = _attr(nacional if nacional is not None else extranjero, "NomDenRazSocR")
@@ -373,7 +463,9 @@ def _retenciones(root: Any) -> dict[str, Any]:
         "tipo_cambio": "",
         "total_retenido": _amount(_attr(totales, "MontoTotRet", "montoTotRet")),
         "total_trasladado": "",
-        **_tfd_fields(tfd_attrs),
+        "uuid": normalize_uuid(tfd_get("UUID") or ""),
+        "fecha_certificacion": _date(tfd_get("FechaTimbrado")),
+        "pac_rfc": _rfc(tfd_get("RfcProvCertif")),
         "monto_pagado": "",
         "detalle": json.dumps(detail, ensure_ascii=False),
     }

@@ -18,8 +18,8 @@ from pasarela.core.outcomes import InvalidInput
 from pasarela.providers.mx.cfdi import query
 from pasarela.providers.mx.cfdi.store import MissingPackage
 from pasarela.providers.mx.mysuite import planner, views
-from pasarela.providers.mx.mysuite.flow import open_store
 from pasarela.providers.mx.mysuite.config import load
+from pasarela.providers.mx.mysuite.flow import open_store
 from pasarela.runtime import Runtime
 
 
