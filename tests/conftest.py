@@ -15,8 +15,8 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator

@@ -90,10 +90,12 @@ def measure(cred: Credential, issuer: builder.Issuer, lines: int, seconds: float
         f"factura with {lines} lines ({len(xml) / 1024:.1f} KB signed XML, {len(zip_one(built.file_name, xml))} B zip)"
     )
     print(
-        f"  raw RSA-2048 PKCS#1 v1.5 SHA-1 signatures (cryptography): {raw.rate:8.1f} /s     ({raw.done} in {raw.elapsed:.1f} s)"
+        f"  raw RSA-2048 PKCS#1 v1.5 SHA-1 signatures (cryptography): {raw.rate:8.1f} /s     "
+        f"({raw.done} in {raw.elapsed:.1f} s)"
     )
     print(
-        f"  UBL 2.1 build + sign + zip:                                {docs.rate:8.1f} docs/s ({docs.done} in {docs.elapsed:.1f} s)"
+        f"  UBL 2.1 build + sign + zip:                                {docs.rate:8.1f} docs/s "
+        f"({docs.done} in {docs.elapsed:.1f} s)"
     )
     print(f"  ratio: {ratio:.1%} of the raw RSA rate (target ≥ {TARGET:.0%} at {TARGET_LINES} lines) -> {verdict}")
 

@@ -36,7 +36,7 @@ JSON_KEYS = {"uuid": "uuid", "rfcEmisor": "emisor_rfc", "nombreEmisor": "emisor_
 
 
 def _as_dicts(rows):  # type: ignore[no-untyped-def]
-    return {r[0]: dict(zip(METADATA_FIELDS, r)) for r in rows}
+    return {r[0]: dict(zip(METADATA_FIELDS, r, strict=True)) for r in rows}
 
 
 def test_metadata_zip_matches_expected_json_and_skips_junk() -> None:

@@ -54,7 +54,9 @@ def _inspect(live: LiveServer) -> dict:
     return httpx.get(f"{live.url}/sim/mysuite/_inspect", timeout=10).json()
 
 
-def test_a_year_of_issued_cfdi_is_searchable_and_exports_and_is_never_asked_twice(mx: LiveServer, tmp_path: Path) -> None:
+def test_a_year_of_issued_cfdi_is_searchable_and_exports_and_is_never_asked_twice(
+    mx: LiveServer, tmp_path: Path
+) -> None:
     mx.start()
     done = _cli(mx, "mx", "download", "--issued", "--xml", "--from", "2024-01-01", "--to", "2024-12-31")
     assert done.returncode == 0, done.stderr + done.stdout
@@ -68,7 +70,8 @@ def test_a_year_of_issued_cfdi_is_searchable_and_exports_and_is_never_asked_twic
 
     june = json.loads(found.stdout)
     assert june["total"] == len(_expected("EMISOR", "2024-06-01", "2024-06-30"))
-    assert all(item["fecha_emision"].startswith("2024-06") and item["emisor_rfc"] == COMPANY[0] for item in june["items"])
+    assert all(item["fecha_emision"].startswith("2024-06") and item["emisor_rfc"] == COMPANY[0]
+               for item in june["items"])
 
     xlsx = tmp_path / "emitidos.xlsx"
     exported = _cli(mx, "mx", "cfdi", "export", "--xlsx", "--output", str(xlsx))

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import serve_asgi
-
 from pasarela.core.outcomes import NeedsAttention
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.mx.mysuite.client import Fiel, MySuiteClient
@@ -75,7 +74,7 @@ def test_ambos_registers_one_request_per_combination_and_list_pages(sim: str) ->
                                                        ("RETENCIONES", "CFDI"), ("RETENCIONES", "Metadata")}
     page = client.list_requests(page=1, page_size=3, order="Servicio DESC, TipoSolicitud ASC")
     assert (page.total_lines, page.total_pages, len(page.lines)) == (4, 2, 3)
-    assert [(l["Servicio"], l["TipoSolicitud"]) for l in page.lines] == [
+    assert [(line["Servicio"], line["TipoSolicitud"]) for line in page.lines] == [
         ("RETENCIONES", "CFDI"), ("RETENCIONES", "Metadata"), ("CFDIS", "CFDI")]
     filtered = client.list_requests(filters=[("Servicio", "=", "RETENCIONES", "")])
     assert filtered.total_lines == 2

@@ -106,7 +106,8 @@ def test_ose_fault_shape() -> None:
     body = (
         b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>'
         b"<faultcode>s:Client</faultcode><faultstring>2335</faultstring>"
-        b'<detail><message xmlns="http://service.sunat.gob.pe">El documento electr\xc3\xb3nico ingresado ha sido alterado</message></detail>'
+        b'<detail><message xmlns="http://service.sunat.gob.pe">'
+        b"El documento electr\xc3\xb3nico ingresado ha sido alterado</message></detail>"
         b"</s:Fault></s:Body></s:Envelope>"
     )
     fault = soap.find_fault(soap.parse_envelope(body))

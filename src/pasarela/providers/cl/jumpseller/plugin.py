@@ -1,4 +1,7 @@
+from collections.abc import Callable
 from typing import Any
+
+import typer
 
 from pasarela.plugins import ProviderPlugin
 from pasarela.providers.cl.jumpseller import reconcile, sender, simulator, webhook
@@ -16,12 +19,16 @@ def startup_hint(rt: Any) -> str:
     return "\n".join(lines)
 
 
+def _cli(group: Callable[..., typer.Typer]) -> None:
+    group("cl").command("reconcile")(reconcile.reconcile_command)
+
+
 PLUGIN = ProviderPlugin(
     name="jumpseller",
     country="CL",
     routers=[webhook.router, reconcile.router],
     simulator=simulator.create_app,
-    cli_setup=lambda group: group("cl").command("reconcile")(reconcile.reconcile_command),
+    cli_setup=_cli,
     simulate_commands={"jumpseller-order": sender.jumpseller_order},
     startup_hint=startup_hint,
 )

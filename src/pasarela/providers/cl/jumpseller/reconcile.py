@@ -25,7 +25,7 @@ BATCH = 200
 def reconcile_store(rt: Runtime, shop: Store) -> dict[str, Any]:
     http = rt.provider_http("jumpseller", extra_secrets=[shop.api_token])
     client = JumpsellerClient(http, api_base(rt.settings, shop), shop.api_login, shop.api_token)
-    report = {"store": shop.code, "paid_orders": 0, "new": 0, "known": 0, "error": ""}
+    report: dict[str, Any] = {"store": shop.code, "paid_orders": 0, "new": 0, "known": 0, "error": ""}
     batch: list[service.IngestRequest] = []
     try:
         for order in client.paid_orders():

@@ -51,7 +51,7 @@ def router(rt: Runtime) -> APIRouter:
     api = APIRouter(tags=["webhooks"])
     shops = stores(rt.settings)  # configuration is read once per process
 
-    async def receive(request: Request) -> JSONResponse:
+    async def receive(request: Request) -> Response:
         """Jumpseller order webhook (order_paid)."""
         store_code = request.path_params["store_code"]
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
@@ -96,7 +96,7 @@ def router(rt: Runtime) -> APIRouter:
     return api
 
 
-async def _accept(rt: Runtime, store_code: str, kind: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+async def _accept(rt: Runtime, store_code: str, kind: str, headers: dict[str, str], body: bytes) -> Response:
     try:
         payload = strict_json.loads(body)
         order = payload["order"]

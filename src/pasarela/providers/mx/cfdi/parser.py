@@ -82,7 +82,8 @@ def _attrs(element: Any, legacy: bool = False) -> dict[str, str]:
 
 
 Getter = Callable[[str], "str | None"]
-_NO_ATTRIBUTES: Getter = {}.get
+_EMPTY_ATTRIBUTES: dict[str, str] = {}
+_NO_ATTRIBUTES: Getter = _EMPTY_ATTRIBUTES.get
 
 
 def _getter(element: Any, legacy: bool = False) -> Getter:

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 try:
     import fcntl
@@ -46,7 +46,7 @@ class WorkerDied(RuntimeError):
 PIPE_BYTES = 1 << 20
 
 
-def _widen(pipe: BinaryIO) -> None:
+def _widen(pipe: IO[bytes]) -> None:
     """A 1 MiB pipe instead of 64 KiB (Linux; elsewhere the default stays). A request (a slice's
     entry list, ≈ 70 kB) then never blocks the thread sending it while the worker is busy — that
     thread feeds every worker in turn — and an answer crosses in a few large reads."""
@@ -70,8 +70,8 @@ class WorkerProcess:
             [sys.executable, "-m", "pasarela.providers.mx.cfdi.procs"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self._to: BinaryIO = self.proc.stdin
-        self._from: BinaryIO = self.proc.stdout
+        self._to: IO[bytes] = self.proc.stdin
+        self._from: IO[bytes] = self.proc.stdout
         for pipe in (self._to, self._from):
             _widen(pipe)
         self._answers: queue.SimpleQueue[Any] | None = None

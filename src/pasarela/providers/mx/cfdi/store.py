@@ -27,9 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Index, text
+from sqlalchemy import Connection, Index, Table, text
 
 from pasarela.ledger.db import Database
 from pasarela.providers.mx.cfdi.metadata import METADATA_FIELDS, store_values
@@ -107,6 +107,8 @@ def _bulk_load(conn: Connection) -> Iterator[None]:
         return
     # At the driver level: through SQLAlchemy the PRAGMA would open a transaction.
     driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the SQLite connection has no driver connection (closed or invalidated)")
     driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     # Helper threads for the sorts of CREATE INDEX (index rebuilds after a large load).
     driver.execute(f"PRAGMA threads={BULK_SORT_THREADS}")
@@ -170,7 +172,9 @@ def _error_upsert(conn: Connection) -> str:
 
 
 def _secondary_indexes() -> list[Index]:
-    return sorted(Cfdi.__table__.indexes, key=lambda ix: ix.name or "")
+    # A declarative class with __tablename__ is mapped to a Table (SQLAlchemy types __table__ as FromClause).
+    table = cast(Table, Cfdi.__table__)
+    return sorted(table.indexes, key=lambda ix: ix.name or "")
 
 
 def _drop_secondary_indexes(conn: Connection) -> None:
@@ -266,6 +270,8 @@ def _register_package(conn: Connection, kept: tuple[str, str, int], source: str)
         f"INSERT INTO mx_cfdi_packages (sha256, file, size, source, at) VALUES ({p}, {p}, {p}, {p}, {p}) "
         "ON CONFLICT (sha256) DO NOTHING", (sha, name, size, source[:200], datetime.now(UTC)))
     found = conn.exec_driver_sql(f"SELECT id FROM mx_cfdi_packages WHERE sha256 = {p}", (sha,)).scalar()
+    if found is None:
+        raise RuntimeError(f"package {sha} was not registered in mx_cfdi_packages")
     return int(found)
 
 

@@ -229,7 +229,9 @@ def parse_package_entries(zip_path: str, refs: list[EntryRef], locate: bool = Fa
         name = ref[0]
         try:
             data, raw, at = source.read(ref)
-        except (zipfile.BadZipFile, zlib.error, isal_zlib.error, OSError, NotImplementedError, RuntimeError) as exc:
+        except (  # type: ignore[misc]  # isal's stub types isal_zlib.error as an instance; it is a class
+            zipfile.BadZipFile, zlib.error, isal_zlib.error, OSError, NotImplementedError, RuntimeError
+        ) as exc:
             batch.errors.append((name, f"entrada ZIP ilegible: {exc}"))
             continue
         if not looks_like_xml(data):

@@ -34,8 +34,9 @@ def cfdi_router(rt: Runtime) -> APIRouter:
     api = APIRouter(prefix="/api/mx/cfdi", tags=["mx cfdi"], dependencies=[bearer_auth(rt)])
 
     @api.get("")
-    def search(rfc: str | None = None, counterparty: str | None = None, date_from: str | None = Query(None, alias="from"),
-               date_to: str | None = Query(None, alias="to"), tipo: str | None = Query(None, alias="type"),
+    def search(rfc: str | None = None, counterparty: str | None = None,
+               date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
+               tipo: str | None = Query(None, alias="type"),
                status: str | None = None, min_total: Decimal | None = Query(None, alias="min"),
                max_total: Decimal | None = Query(None, alias="max"), uuid: str | None = None,
                page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from pasarela.providers.mx.cfdi import query
 from pasarela.providers.mx.mysuite import planner, views
 from pasarela.providers.mx.mysuite.config import load
 
-
 Rfc = Annotated[str | None, typer.Option("--rfc", help="RFC emisor o receptor")]
 Counter = Annotated[str | None, typer.Option("--counterparty", help="RFC o parte del nombre de la contraparte")]
 From = Annotated[str | None, typer.Option("--from", help="Emitidos desde AAAA-MM-DD")]
@@ -101,9 +100,12 @@ def setup(group: Any) -> None:
         date_to: Annotated[str, typer.Option("--to", help="Fecha final AAAA-MM-DD (incluida)")],
         issued: Annotated[bool, typer.Option("--issued/--received", help="Emitidos por la empresa o recibidos")] = True,
         xml: Annotated[bool, typer.Option("--xml/--metadata", help="Archivos XML o sólo metadata")] = True,
-        retenciones: Annotated[bool, typer.Option("--retenciones", help="Comprobantes de retenciones en vez de CFDI")] = False,
-        force: Annotated[bool, typer.Option("--force", help="Pedir aunque el periodo ya se haya pedido (límite del SAT: 2 veces)")] = False,
-        detach: Annotated[bool, typer.Option("--detach", help="Sólo registrar; el servidor sigue las solicitudes")] = False,
+        retenciones: Annotated[
+            bool, typer.Option("--retenciones", help="Comprobantes de retenciones en vez de CFDI")] = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Pedir aunque el periodo ya se haya pedido (límite del SAT: 2 veces)")] = False,
+        detach: Annotated[
+            bool, typer.Option("--detach", help="Sólo registrar; el servidor sigue las solicitudes")] = False,
         timeout: Annotated[float, typer.Option(help="Segundos a esperar en primer plano")] = 7 * 24 * 3600.0,
         as_json: Annotated[bool, typer.Option("--json", help="Salida JSON")] = False,
     ) -> None:
@@ -139,7 +141,8 @@ def setup(group: Any) -> None:
         remote: Annotated[bool, typer.Option("--remote", help="Consultar la lista en MYSuite (paginada)")] = False,
         page: Annotated[int, typer.Option(help="Página (con --remote)")] = 1,
         page_size: Annotated[int, typer.Option(help="Tamaño de página (con --remote)")] = 50,
-        order: Annotated[str, typer.Option(help="Orden (con --remote), p. ej. 'FechaInicial ASC'")] = "FechaRegistro DESC",
+        order: Annotated[
+            str, typer.Option(help="Orden (con --remote), p. ej. 'FechaInicial ASC'")] = "FechaRegistro DESC",
         as_json: Annotated[bool, typer.Option("--json", help="Salida JSON")] = False,
     ) -> None:
         """Every SAT request with its state, counts and files (or MYSuite's own list with --remote)."""
@@ -156,9 +159,11 @@ def setup(group: Any) -> None:
             if as_json:
                 print_json(result.__dict__)
                 return
-            print_table("Solicitudes en MYSuite", ["Id", "servicio", "tipo", "dirección", "inicial", "final", "estado SAT"],
-                        [[l.get("Id"), l.get("Servicio"), l.get("TipoSolicitud"), l.get("TipoTaxID"), l.get("FechaInicial"),
-                          l.get("FechaFinal"), l.get("EstadoSolicitud")] for l in result.lines],
+            print_table("Solicitudes en MYSuite",
+                        ["Id", "servicio", "tipo", "dirección", "inicial", "final", "estado SAT"],
+                        [[line.get("Id"), line.get("Servicio"), line.get("TipoSolicitud"), line.get("TipoTaxID"),
+                          line.get("FechaInicial"), line.get("FechaFinal"), line.get("EstadoSolicitud")]
+                         for line in result.lines],
                         caption=f"página {result.page}/{result.total_pages}, {result.total_lines} solicitudes")
             return
         rows = views.list_requests(rt, state=state)

@@ -90,7 +90,8 @@ class MySuiteClient:
 
     # ---- the four transactions ------------------------------------------------------------------
 
-    def register(self, servicio: str, tipo: str, tax_id: str, fecha_inicial: str, fecha_final: str) -> list[Registration]:
+    def register(self, servicio: str, tipo: str, tax_id: str, fecha_inicial: str,
+                 fecha_final: str) -> list[Registration]:
         """REGISTRAR_SOLICITUD_DM_SAT: one result per SAT request created (AMBOS multiplies them)."""
         if self.fiel is None:
             raise NeedsAttention("falta la FIEL (certificado, llave y contraseña) en [mx.mysuite]")

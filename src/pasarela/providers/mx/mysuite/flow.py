@@ -131,6 +131,8 @@ def register_job(rt: Runtime, job: Job) -> None:
             if row.state not in TERMINAL:
                 row.state, row.message = "rejected" if doc.state == "rejected" else "failed", doc.reason
     if registered:  # also after a crash between recording the registration and queueing its follow-up
+        if job.document_id is None:  # registered means its document was found, so this cannot happen
+            raise RuntimeError(f"job {job.id}: a registered request without a document id")
         _on_registered(rt, job.document_id)
     if in_doubt:
         # MYSuite has a lookup (the request list): ask it before anything is sent again.
@@ -277,10 +279,10 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
     with rt.db.transaction() as session:
         row = session.get(SatRequest, request_id)
         assert row is not None
-        packages = session.scalars(select(SatPackage).where(SatPackage.request_id == request_id)).all()
-        row.packages_done = sum(1 for p in packages if p.state == "ingested")
-        row.docs_ingested = sum(p.docs for p in packages)
-        row.errors_count = sum(p.errors for p in packages) + sum(1 for p in packages if p.state == "error")
+        package_rows = session.scalars(select(SatPackage).where(SatPackage.request_id == request_id)).all()
+        row.packages_done = sum(1 for p in package_rows if p.state == "ingested")
+        row.docs_ingested = sum(p.docs for p in package_rows)
+        row.errors_count = sum(p.errors for p in package_rows) + sum(1 for p in package_rows if p.state == "error")
         row.state = "done"
         row.message = f"{row.docs_ingested} comprobantes en el almacén" + (
             f", {row.errors_count} con error" if row.errors_count else "")

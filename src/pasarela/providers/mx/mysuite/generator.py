@@ -90,7 +90,7 @@ def _day_docs(company: tuple[str, str], direction: str, servicio: str, day: date
     rng = random.Random(f"{company[0]}|{direction}|{servicio}|{day.isoformat()}")
     mean = per_month / 30.0 / (10 if servicio == "RETENCIONES" else 1)
     count = int(mean) + (1 if rng.random() < mean - int(mean) else 0)
-    for i in range(count):
+    for _ in range(count):
         partner = rng.choice(partners(company[0]))
         issuer, receiver = (company, partner) if direction == "EMISOR" else (partner, company)
         fecha = datetime.combine(day, datetime.min.time()) + timedelta(seconds=rng.randrange(86400))
@@ -99,16 +99,19 @@ def _day_docs(company: tuple[str, str], direction: str, servicio: str, day: date
         conceptos = []
         for _ in range(1 if tipo in "PR" else rng.randint(1, 8)):
             clave, desc, unidad = rng.choice(PRODUCTS)
-            conceptos.append((clave, desc, unidad, Decimal(rng.randint(1, 5)), _money(Decimal(rng.randint(50, 250000)) / 10)))
+            quantity = Decimal(rng.randint(1, 5))
+            conceptos.append((clave, desc, unidad, quantity, _money(Decimal(rng.randint(50, 250000)) / 10)))
         subtotal = _money(sum((q * v for _, _, _, q, v in conceptos), Decimal(0)))
         iva = _money(subtotal * IVA)
         cancelled = rng.random() < 0.05
         yield Doc(
             uuid=str(uuidlib.UUID(int=rng.getrandbits(128), version=4)).upper(),
-            version="4.0" if day >= date(2023, 1, 1) else "3.3" if day < date(2022, 1, 1) else rng.choice(("3.3", "4.0")),
+            version=("4.0" if day >= date(2023, 1, 1) else "3.3" if day < date(2022, 1, 1)
+                     else rng.choice(("3.3", "4.0"))),
             tipo=tipo, serie=rng.choice(("A", "F", "FAC", "")), folio=str(rng.randint(1, 999999)),
             fecha=fecha, emisor_rfc=issuer[0], emisor_nombre=issuer[1], receptor_rfc=receiver[0],
-            receptor_nombre=receiver[1], pac_rfc=rng.choice(PACS), fecha_cert=fecha + timedelta(seconds=rng.randint(5, 600)),
+            receptor_nombre=receiver[1], pac_rfc=rng.choice(PACS),
+            fecha_cert=fecha + timedelta(seconds=rng.randint(5, 600)),
             conceptos=conceptos, subtotal=subtotal, iva=iva, total=subtotal + iva,
             estado="0" if cancelled else "1",
             fecha_cancelacion=fecha + timedelta(days=rng.randint(1, 20)) if cancelled else None,
@@ -118,7 +121,7 @@ def _day_docs(company: tuple[str, str], direction: str, servicio: str, day: date
 
 def documents(company: tuple[str, str], direction: str, servicio: str, start: datetime, end: datetime,
               per_month: float) -> list[Doc]:
-    found = []
+    found: list[Doc] = []
     day = start.date()
     while day <= end.date():
         found.extend(d for d in _day_docs(company, direction, servicio, day, per_month) if start <= d.fecha <= end)
@@ -159,7 +162,8 @@ def cfdi_xml(doc: Doc) -> bytes:
             + ("" if pago else f' MetodoPago="{rng.choice(("PUE", "PPD"))}"')
             + f' LugarExpedicion="{rng.randint(10000, 99999)}">\n')
     parts = [head]
-    parts.append(f'  <cfdi:Emisor Rfc={quoteattr(doc.emisor_rfc)} Nombre={quoteattr(doc.emisor_nombre)} RegimenFiscal="601"/>\n')
+    parts.append(f'  <cfdi:Emisor Rfc={quoteattr(doc.emisor_rfc)} Nombre={quoteattr(doc.emisor_nombre)}'
+                 ' RegimenFiscal="601"/>\n')
     receptor_extra = f' DomicilioFiscalReceptor="{rng.randint(10000, 99999)}" RegimenFiscalReceptor="601"' if v4 else ""
     uso = "CP01" if pago and v4 else "P01" if pago else rng.choice(("G01", "G03", "I04"))
     parts.append(f'  <cfdi:Receptor Rfc={quoteattr(doc.receptor_rfc)} Nombre={quoteattr(doc.receptor_nombre)}'
@@ -203,7 +207,8 @@ def _pagos20(doc: Doc, rng: random.Random) -> str:
     return (f'    <pago20:Pagos Version="2.0">\n      <pago20:Totales MontoTotalPagos="{amount}"/>\n'
             f'      <pago20:Pago FechaPago="{iso}" FormaDePagoP="03" MonedaP="MXN" TipoCambioP="1" Monto="{amount}">\n'
             f'        <pago20:DoctoRelacionado IdDocumento="{related}" MonedaDR="MXN" EquivalenciaDR="1"'
-            f' NumParcialidad="1" ImpSaldoAnt="{amount}" ImpPagado="{amount}" ImpSaldoInsoluto="0.00" ObjetoImpDR="01"/>\n'
+            f' NumParcialidad="1" ImpSaldoAnt="{amount}" ImpPagado="{amount}" ImpSaldoInsoluto="0.00"'
+            ' ObjetoImpDR="01"/>\n'
             '      </pago20:Pago>\n    </pago20:Pagos>\n')
 
 
@@ -220,7 +225,8 @@ def retenciones_xml(doc: Doc) -> bytes:
         ' RegimenFiscalE="601"/>\n  <retenciones:Receptor NacionalidadR="Nacional">\n'
         f'    <retenciones:Nacional RfcR={quoteattr(doc.receptor_rfc)} NomDenRazSocR={quoteattr(doc.receptor_nombre)}'
         f' DomicilioFiscalR="{rng.randint(10000, 99999)}"/>\n  </retenciones:Receptor>\n'
-        f'  <retenciones:Periodo MesIni="{doc.fecha.month:02d}" MesFin="{doc.fecha.month:02d}" Ejercicio="{doc.fecha.year}"/>\n'
+        f'  <retenciones:Periodo MesIni="{doc.fecha.month:02d}" MesFin="{doc.fecha.month:02d}"'
+        f' Ejercicio="{doc.fecha.year}"/>\n'
         f'  <retenciones:Totales MontoTotOperacion="{doc.subtotal}" MontoTotGrav="{doc.subtotal}" MontoTotExent="0.00"'
         f' MontoTotRet="{doc.iva}">\n    <retenciones:ImpRetenidos BaseRet="{doc.subtotal}" ImpuestoRet="001"'
         f' MontoRet="{doc.iva}" TipoPagoRet="01"/>\n  </retenciones:Totales>\n  <retenciones:Complemento>\n'
@@ -228,7 +234,7 @@ def retenciones_xml(doc: Doc) -> bytes:
         f' UUID="{doc.uuid}" FechaTimbrado="{doc.fecha_cert:%Y-%m-%dT%H:%M:%S}" RfcProvCertif="{doc.pac_rfc}"'
         f' SelloCFD="{_seal(rng)}" NoCertificadoSAT="00001000000505211329" SelloSAT="{_seal(rng)}"/>\n'
         '  </retenciones:Complemento>\n</retenciones:Retenciones>\n'
-    ).encode("utf-8")
+    ).encode()
 
 
 # ---- metadata and packages ------------------------------------------------------------------------

@@ -106,7 +106,8 @@ def plan(rt: Runtime, ask: Ask) -> PlanResult:
                     ensure_job(session, existing)
                     result.resumed.append(existing.id)
                 else:
-                    result.refused.append({"period": [fi, ff], "request_id": existing.id, "explanation": explain(existing)})
+                    result.refused.append({"period": [fi, ff], "request_id": existing.id,
+                                           "explanation": explain(existing)})
                 continue
             attempt = 1
             exact = session.scalars(select(SatRequest.attempt).where(

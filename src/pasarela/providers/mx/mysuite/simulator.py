@@ -189,8 +189,8 @@ def create_app(settings: Any) -> FastAPI:
         if prefix != req["Id"] or not index.isdigit() or not 1 <= int(index) <= len(_packages(req)):
             raise SimError("5004", f"Paquete {package} no encontrado")
         expires = (datetime.now() + timedelta(hours=72)).strftime(tx.DATE_FORMAT)
-        return etree.tostring(etree.Element("Link", IdPaquete=package, Url=f"{base}/descargas/{req['Id']}/{package}.zip",
-                                            Expira=expires), encoding="utf-8")
+        url = f"{base}/descargas/{req['Id']}/{package}.zip"
+        return etree.tostring(etree.Element("Link", IdPaquete=package, Url=url, Expira=expires), encoding="utf-8")
 
     def list_requests(entity: str, pars: dict[str, str]) -> bytes:
         if pars.get("ResponseFormat", "") not in ("JSON", "XML"):

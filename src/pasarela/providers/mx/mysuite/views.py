@@ -11,7 +11,7 @@ from pasarela.runtime import Runtime
 
 
 def request_dict(row: SatRequest, packages: list[SatPackage] | None = None) -> dict[str, Any]:
-    data = {
+    data: dict[str, Any] = {
         "id": row.id, "document_id": row.document_id, "rfc": row.rfc, "servicio": row.servicio,
         "direccion": row.direccion, "tipo": row.tipo, "fecha_inicial": row.fecha_inicial,
         "fecha_final": row.fecha_final, "intento": row.attempt, "estado": row.state, "mysuite_id": row.mysuite_id,

@@ -128,9 +128,9 @@ def create_document(rt: Runtime, config: PeConfig, raw: Any, source: str = "pe.a
             return Created(True, doc.id, doc_id, doc.state)
     except _Duplicate as dup:
         with rt.db.transaction() as session:
-            doc = session.get(Document, dup.doc_id)
-            assert doc is not None
-            return Created(True, doc.id, str(doc.provider_ref or ""), doc.state, duplicate=True)
+            original = session.get(Document, dup.doc_id)
+            assert original is not None
+            return Created(True, original.id, str(original.provider_ref or ""), original.state, duplicate=True)
 
 
 def create_summary(

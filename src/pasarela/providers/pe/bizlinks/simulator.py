@@ -398,8 +398,8 @@ class BillService:
             etree.SubElement(etree.SubElement(root, f"{{{ext}}}UBLExtensions"), f"{{{ext}}}UBLExtension"),
             f"{{{ext}}}ExtensionContent",
         )
-        cbc = "{%s}" % NS["cbc"]
-        cac = "{%s}" % NS["cac"]
+        cbc = f"{{{NS['cbc']}}}"
+        cac = f"{{{NS['cac']}}}"
 
         def el(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
             node = etree.SubElement(parent, tag, attrs)
@@ -498,7 +498,8 @@ class BillService:
             for line in root.findall("sac:VoidedDocumentsLine", NS):
                 key = (
                     f"{ruc}-{line.findtext('cbc:DocumentTypeCode', namespaces=NS)}-"
-                    f"{line.findtext('sac:DocumentSerialID', namespaces=NS)}-{int(line.findtext('sac:DocumentNumberID', namespaces=NS) or 0)}"
+                    f"{line.findtext('sac:DocumentSerialID', namespaces=NS)}-"
+                    f"{int(line.findtext('sac:DocumentNumberID', namespaces=NS) or 0)}"
                 )
                 found = docs.get(key)
                 if found is None:
@@ -533,7 +534,8 @@ class BillService:
             number = int(fields.get("numeroComprobante", ""))
         except ValueError:
             raise Fault(1036) from None
-        key = f"{fields.get('rucComprobante', '')}-{fields.get('tipoComprobante', '')}-{fields.get('serieComprobante', '')}-{number}"
+        key = (f"{fields.get('rucComprobante', '')}-{fields.get('tipoComprobante', '')}-"
+               f"{fields.get('serieComprobante', '')}-{number}")
         with self.lock:
             found = self.state.data["documents"].get(key)
             self.state.data["counters"]["getStatusCdr"] += 1

@@ -89,7 +89,8 @@ class Line(BaseModel):
     def _affectation(cls, v: str) -> str:
         if v not in catalogs.AFFECTATIONS:
             raise ValueError(
-                f"tipo de afectación {v!r} no está en el catálogo 07 admitido ({', '.join(sorted(catalogs.AFFECTATIONS))})"
+                f"tipo de afectación {v!r} no está en el catálogo 07 admitido "
+                f"({', '.join(sorted(catalogs.AFFECTATIONS))})"
             )
         return v
 
