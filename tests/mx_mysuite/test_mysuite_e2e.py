@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from conftest import LiveServer
+from pasarela.providers.mx.cfdi.store import file_sha256
 from pasarela.providers.mx.mysuite import generator
 from pasarela.providers.mx.mysuite.config import PACKAGE_FIEL, TEST_FIEL_PASSWORD
 from pasarela.providers.mx.mysuite.flow import open_store
@@ -145,11 +146,14 @@ def test_killed_during_download_and_during_ingest_then_run_again_completes(mx: L
     assert sorted(_uuids(mx)) == sorted(received | march)
     with mx.rt.db.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM mx_sat_requests")).scalar() == 3
-        # Every XML kept once, inside the SAT packages the store keeps (one file per package).
-        kept = conn.execute(text("SELECT COUNT(*), COUNT(DISTINCT sha256) FROM mx_cfdi_packages")).one()
+        # Every XML kept once, inside the SAT packages the store keeps: one file per package downloaded.
+        kept = conn.execute(text("SELECT COUNT(*) FROM mx_cfdi_packages")).scalar()
+        downloaded = conn.execute(text("SELECT COUNT(*) FROM mx_sat_packages WHERE state = 'ingested'")).scalar()
         assert conn.execute(text("SELECT COUNT(*) FROM mx_cfdi_xml")).scalar() == 0
-    assert kept[0] == kept[1] == len(list(open_store(mx.rt).packages_dir.glob("*.zip"))) >= 3
     store = open_store(mx.rt)
+    files = sorted(store.packages_dir.glob("*.zip"))
+    assert kept == downloaded == len(files) >= 3
+    assert all(file_sha256(str(f)) == f.stem for f in files)  # named by the digest the download computed
     assert all(uuid in store.xml(uuid).decode().upper() for uuid in received | march)
     assert _inspect(mx)["registrations"] == 3
 

@@ -321,6 +321,15 @@ def _timbre(complemento: Any) -> tuple[Any, dict[str, Any]]:
     return tfd, others
 
 
+def _tfd_fields(tfd: Getter) -> dict[str, str]:
+    """The index fields the TimbreFiscalDigital brings (CFDI and Retenciones alike)."""
+    return {
+        "uuid": normalize_uuid(tfd("UUID") or ""),
+        "fecha_certificacion": _date(tfd("FechaTimbrado")),
+        "pac_rfc": _rfc(tfd("RfcProvCertif")),
+    }
+
+
 def _comprobante_children(root: Any) -> tuple[Any, Any, Any, Any]:
     """The first Emisor, Receptor, Impuestos and Complemento among the root's children (or None).
     ``_local`` inlined: this loop runs for every file."""
@@ -383,9 +392,7 @@ def _comprobante_record(version: str, top: Getter, emisor: Getter, receptor: Get
         "tipo_cambio": _amount(top("TipoCambio")),
         "total_retenido": _amount(impuestos("TotalImpuestosRetenidos")),
         "total_trasladado": _amount(impuestos("TotalImpuestosTrasladados")),
-        "uuid": normalize_uuid(tfd("UUID") or ""),
-        "fecha_certificacion": _date(tfd("FechaTimbrado")),
-        "pac_rfc": _rfc(tfd("RfcProvCertif")),
+        **_tfd_fields(tfd),
         "monto_pagado": "",
         "detalle": "",
     }
@@ -434,7 +441,6 @@ def _retenciones(root: Any) -> dict[str, Any]:
     counterpart = _children(receptor) if receptor is not None else {}
     nacional, extranjero = counterpart.get("Nacional"), counterpart.get("Extranjero")
     tfd, _ = _timbre(nodes.get("Complemento"))
-    tfd_get = _getter(tfd)
     periodo = nodes.get("Periodo")
     receptor_rfc = _rfc(_attr(nacional, "RfcR", "RFCRecep")) if nacional is not None else ""
     receptor_nombre = _attr(nacional if nacional is not None else extranjero, "NomDenRazSocR")
@@ -464,9 +470,7 @@ def _retenciones(root: Any) -> dict[str, Any]:
         "tipo_cambio": "",
         "total_retenido": _amount(_attr(totales, "MontoTotRet", "montoTotRet")),
         "total_trasladado": "",
-        "uuid": normalize_uuid(tfd_get("UUID") or ""),
-        "fecha_certificacion": _date(tfd_get("FechaTimbrado")),
-        "pac_rfc": _rfc(tfd_get("RfcProvCertif")),
+        **_tfd_fields(_getter(tfd)),
         "monto_pagado": "",
         "detalle": json.dumps(detail, ensure_ascii=False),
     }

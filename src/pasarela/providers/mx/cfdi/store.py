@@ -22,7 +22,7 @@ import queue
 import shutil
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -219,6 +219,7 @@ class _PackageWork:
     report: IngestReport
     total: int = 0
     done: int = 0
+    sha256: str | None = None  # when the caller knows it already
     kept: tuple[str, str, int] | None = None  # (sha256, file name, size) once in the package folder
     package_id: int | None = None
 
@@ -235,10 +236,12 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def keep_package(path: str, folder: Path) -> tuple[str, str, int]:
+def keep_package(path: str, folder: Path, sha256: str | None = None) -> tuple[str, str, int]:
     """Put a package into the store's folder under its SHA-256 (a hard link where the file system
-    allows, else a copy made durable before it gets its name). Returns (sha256, file name, size)."""
-    sha = file_sha256(path)
+    allows, else a copy made durable before it gets its name). ``sha256``: the digest when the
+    caller already has it (the download computed it), so the file is not read once more.
+    Returns (sha256, file name, size)."""
+    sha = sha256 or file_sha256(path)
     name = f"{sha}.zip"
     target = folder / name
     if not target.exists():
@@ -344,13 +347,17 @@ class CfdiStore:
         self, packages: Iterable[tuple[Path | str, str]],
         on_batch: Callable[[int, int], None] | None = None,
         on_package: Callable[[int, IngestReport], None] | None = None,
+        sha256s: Mapping[str, str] | None = None,
     ) -> list[IngestReport]:
         """Several packages through ONE pipeline: worker processes (started once for the whole
         ingest) read and parse slices and return ready rows; this process only writes them,
         committing every ``batch_size`` rows and at the end of each package. ``on_batch(done,
         total)`` runs after each commit (``done`` of the package's ``total`` entries);
-        ``on_package(i, report)`` once package ``i`` is entirely committed, in order."""
-        work = [_PackageWork(str(path), IngestReport(source)) for path, source in packages]
+        ``on_package(i, report)`` once package ``i`` is entirely committed, in order. ``sha256s``:
+        packages' digests by path where already known (a store keeping packages names them so)."""
+        known = sha256s or {}
+        work = [_PackageWork(str(path), IngestReport(source), sha256=known.get(str(path)))
+                for path, source in packages]
         entries = sum(entry_count(w.path) for w in work)
         slices = -(-entries // self._slice_size())
         if self.processes <= 1 or entries < POOL_THRESHOLD or slices < 2:
@@ -374,7 +381,7 @@ class CfdiStore:
             refs = entry_refs(item.path)
             item.total = len(refs)
             if self.packages_dir is not None and refs:
-                item.kept = keep_package(item.path, self.packages_dir)
+                item.kept = keep_package(item.path, self.packages_dir, item.sha256)
             for start in range(0, len(refs), step):
                 yield index, refs[start:start + step]
             yield index, None

@@ -93,14 +93,11 @@ def parse_entries(entries: Iterable[tuple[str, bytes]], stored: dict[str, bytes]
             if not record["uuid"]:
                 batch.errors.append((name, "sin TimbreFiscalDigital: no tiene UUID"))
                 continue
+        where = located.get(name, NO_LOCATION) if located is not None else None
         row = record_row(record)
-        if located is not None:
-            where = located.get(name, NO_LOCATION)
-            row += where
-            if where is not NO_LOCATION:
-                batch.rows.append(row)
-                continue
-        batch.rows.append(row)
+        batch.rows.append(row + where if where is not None else row)
+        if where is not None and where is not NO_LOCATION:
+            continue  # the XML stays in the package
         blob = stored.get(name) if stored else None
         batch.blobs.append((record["uuid"], len(data), blob or compress(data)))
     return batch

@@ -125,15 +125,13 @@ def register_job(rt: Runtime, job: Job) -> None:
     with rt.db.transaction() as session:
         doc = session.get(Document, job.document_id)
         in_doubt = doc is not None and doc.state == "in_doubt"
-        registered = doc is not None and doc.state == "issued"
+        registered_id = doc.id if doc is not None and doc.state == "issued" else None
         if doc is not None and doc.state in ("rejected", "needs_attention", "failed"):
             row = _row_for_document(session, doc.id)
             if row.state not in TERMINAL:
                 row.state, row.message = "rejected" if doc.state == "rejected" else "failed", doc.reason
-    if registered:  # also after a crash between recording the registration and queueing its follow-up
-        if job.document_id is None:  # registered means its document was found, so this cannot happen
-            raise RuntimeError(f"job {job.id}: a registered request without a document id")
-        _on_registered(rt, job.document_id)
+    if registered_id is not None:  # also after a crash between recording the registration and queueing
+        _on_registered(rt, registered_id)  # its follow-up (idempotent: one follow job per request)
     if in_doubt:
         # MYSuite has a lookup (the request list): ask it before anything is sent again.
         raise RetryJob("registro sin respuesta: se consulta la lista de MYSuite antes de reenviar", 1.0)
@@ -192,9 +190,10 @@ def _poll(rt: Runtime, conf: MySuiteConfig, client: MySuiteClient, request_id: i
                 session.add(SatPackage(request_id=request_id, package_id=package_id))
 
 
-def _packages(rt: Runtime, request_id: int, state: str) -> list[tuple[int, str, str]]:
+def _packages(rt: Runtime, request_id: int, state: str) -> list[tuple[int, str, str, str]]:
+    """(row id, MYSuite package id, local path, SHA-256 from the download) of a request's packages."""
     with rt.db.transaction() as session:
-        return [(p.id, p.package_id, p.path) for p in session.scalars(
+        return [(p.id, p.package_id, p.path, p.sha256) for p in session.scalars(
             select(SatPackage).where(SatPackage.request_id == request_id, SatPackage.state == state)
             .order_by(SatPackage.id)).all()]
 
@@ -217,7 +216,7 @@ def _download_all(rt: Runtime, conf: MySuiteConfig, client: MySuiteClient, reque
             return
         mysuite_id = str(row.mysuite_id)
     folder = rt.artifacts_dir / "mx" / "mysuite" / "paquetes" / str(request_id)
-    for package_pk, package_id, _ in _packages(rt, request_id, "pending"):
+    for package_pk, package_id, _, _ in _packages(rt, request_id, "pending"):
         try:
             url = client.get_link(mysuite_id, package_id)
             target = folder / f"{package_id}.zip"
@@ -269,13 +268,14 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
                      errors=len(report.errors), message="; ".join(f"{f}: {r}" for f, r in report.errors[:20]))
 
     if tipo == "Metadata":
-        for index, (_, package_id, path) in enumerate(packages):
+        for index, (_, package_id, path, _) in enumerate(packages):
             report = store.ingest_metadata_package(Path(path), source=package_id)
             on_batch(report.documents, report.documents)
             ingested(index, report)
     else:  # every package of the request through one pipeline (one set of worker processes)
-        store.ingest_xml_packages([(Path(path), package_id) for _, package_id, path in packages],
-                                  on_batch=on_batch, on_package=ingested)
+        store.ingest_xml_packages([(Path(path), package_id) for _, package_id, path, _ in packages],
+                                  on_batch=on_batch, on_package=ingested,
+                                  sha256s={path: sha for _, _, path, sha in packages if sha})
     with rt.db.transaction() as session:
         row = session.get(SatRequest, request_id)
         assert row is not None
