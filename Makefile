@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml uv.lock
+$(VENV)/.installed: pyproject.toml uv.lock setup.py $(wildcard src/pasarela/*/*/*/*.c)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-groups --compile-bytecode
 	@touch $@
@@ -23,7 +23,7 @@ serve: bytecode
 	$(BIN)/pasarela serve
 
 ## The whole suite, on SQLite and PostgreSQL, with a real browser, xmlsec1 and SMTP.
-test: bytecode system-deps
+test: system-deps bytecode
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test-fast: bytecode
@@ -33,7 +33,8 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-## Debian packages the tests drive: chromium (Playwright), xmlsec1 (independent signature check), poppler-utils.
+## Debian packages the tests drive: chromium (Playwright), xmlsec1 (independent signature check), poppler-utils,
+## and gcc for the C reader of CFDI fields.
 system-deps:
 	@bash scripts/system-deps.sh
 

@@ -5,6 +5,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)  # builds the C reader of CFDI fields (setup.py)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

@@ -13,6 +13,7 @@ and the metadata path: N metadata rows (CRLF, ``~``) parsed and upserted, timed 
 
     .venv/bin/python bench/cfdi_ingest/run.py            # the size: 200,000 CFDI, 1,000,000 rows
     .venv/bin/python bench/cfdi_ingest/run.py --quick    # smoke run: 20,000 CFDI, 200,000 rows
+    PASARELA_CFDI_C_READER=0 .venv/bin/python bench/cfdi_ingest/run.py   # without the C reader
 
 Top-level imports stay light on purpose: worker processes are started with ``spawn`` and import
 this module again.
@@ -170,6 +171,16 @@ def metadata_text(docs: list[Any], rows: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def c_reader_state() -> str:
+    from pasarela.providers.mx.cfdi import parser
+
+    if parser.SCANNER is not None:
+        return "activo"
+    if parser._cfdiscan is None:
+        return "no compilado (sin gcc): todo por lxml"
+    return "apagado (PASARELA_CFDI_C_READER=0): todo por lxml"
+
+
 def verdict(ok: bool) -> str:
     return "cumple" if ok else "NO cumple"
 
@@ -270,6 +281,7 @@ def main() -> None:
     for label, value, target, note in rows:
         print(f"{label:46} {value:>14}  {target:>12}  {note}")
     print(f"{'CFDI en el almacén (XML + solo metadatos)':46} {store.count():>14,}")
+    print(f"lector C de campos CFDI (_cfdiscan): {c_reader_state()}")
     assert count_before_meta == n_cfdi, (count_before_meta, n_cfdi)
     sys.stdout.flush()
     if not args.keep:

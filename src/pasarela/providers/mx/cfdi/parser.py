@@ -5,14 +5,19 @@ children by local name, no XPath. Lenient where the SAT's own files are sloppy (
 UTF-8 BOM, whitespace before the XML declaration, leading spaces in RFCs, ``&``/``Ñ`` in RFCs,
 foreign-namespace addenda; a file that is not well-formed is re-read with lxml's ``recover``.
 
-The index never reads the Conceptos (the stored XML keeps them), so where provably harmless
-(``_skim``) they are cut out of the bytes, and the root's Certificado value emptied, before lxml
-parses: that halves the parse, the bulk of the per-file cost; any doubt, and the whole file is parsed.
+Three readers, fastest first, each giving the same record where it answers:
+1. ``_cfdiscan`` (C, built with the package when a compiler is at hand): a strict, validating reader
+   of a narrow subset of XML that declines anything outside it (see its source);
+2. the skim: the index never reads the Conceptos (the stored XML keeps them), so where provably
+   harmless (``_skim``) they are cut out of the bytes, and the root's Certificado value emptied,
+   before lxml parses;
+3. lxml on the whole file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -22,6 +27,11 @@ from typing import Any
 from lxml import etree
 
 from pasarela.core.xml import MAX_XML_BYTES, UnsafeXML, parse_xml
+
+try:
+    from pasarela.providers.mx.cfdi import _cfdiscan
+except ImportError:  # installed without a C compiler: lxml reads every file (slower, same records)
+    _cfdiscan = None
 
 NS_CFDI = {"http://www.sat.gob.mx/cfd/3", "http://www.sat.gob.mx/cfd/4"}
 NS_RETENCIONES = {
@@ -287,10 +297,13 @@ def _is_comprobante(tag: Any) -> bool:
     return isinstance(tag, str) and _local(tag) == "Comprobante" and _ns(tag) in NS_CFDI
 
 
-def parse_cfdi(data: bytes, *, skim: bool = True) -> dict[str, Any]:
-    """Bytes of one CFDI or Retenciones file → the index record (``XML_FIELDS``). ``skim=False``
-    parses the whole file (same record; the tests compare both)."""
-    if skim:
+def parse_cfdi(data: bytes, *, fast: bool = True) -> dict[str, Any]:
+    """Bytes of one CFDI or Retenciones file → the index record (``XML_FIELDS``). ``fast=False``
+    parses the whole file with lxml (same record; the tests compare them)."""
+    if fast:
+        scanned = _scanned_record(data)
+        if scanned is not None:
+            return scanned
         skimmed = _skimmed_root(data)
         if skimmed is not None:
             return _comprobante(skimmed)
@@ -302,6 +315,47 @@ def parse_cfdi(data: bytes, *, skim: bool = True) -> dict[str, Any]:
     if local == "Retenciones" and ns in NS_RETENCIONES:
         return _retenciones(root)
     raise CfdiError(f"no es un CFDI ni un comprobante de retenciones (raíz {local or '?'!s})")
+
+
+# ---- the C reader --------------------------------------------------------------------------------
+
+def _scanned_record(data: bytes) -> dict[str, Any] | None:
+    """The record from ``SCANNER`` when it reads the file and the file is a CFDI 3.3 / 4.0
+    Comprobante; None sends the caller to lxml. The attribute dicts stand in for lxml's
+    ``element.get``: the same unprefixed attributes, the same values."""
+    if SCANNER is None or len(data) > MAX_XML_BYTES:
+        return None
+    found = SCANNER(data)
+    if found is None:
+        return None
+    namespace, local, root, emisor, receptor, impuestos, tfd, pagos = found
+    if local != "Comprobante" or namespace not in NS_CFDI:
+        return None
+    version = root.get("Version")
+    version = (version if version is not None else root.get("version") or "").strip()
+    if version.startswith("3.2"):
+        return None  # CFDI 3.2's lower-case names: ``_comprobante``'s legacy mode
+    return _comprobante_record(
+        version, root.get, _dict_getter(emisor), _dict_getter(receptor), _dict_getter(impuestos),
+        _dict_getter(tfd), None if pagos is None else [(pago.get, [d.get for d in doctos]) for pago, doctos in pagos])
+
+
+def _dict_getter(attributes: dict[str, str] | None) -> Getter:
+    return _NO_ATTRIBUTES if attributes is None else attributes.get
+
+
+def _names_read() -> list[str]:
+    """Every attribute name ``_comprobante_record`` looks up (and ``_scanned_record``'s Version),
+    found by running it once with a getter that notes each name asked for: the C reader then
+    decodes only those. (A lookup made only for some values would be missed here; the tests that
+    compare the C reader with lxml would show it.)"""
+    names = {"Version", "version"}
+
+    def note(name: str) -> None:
+        names.add(name)
+
+    _comprobante_record("4.0", note, note, note, note, note, [(note, [note])])
+    return sorted(names)
 
 
 # ---- extraction ----------------------------------------------------------------------------------
@@ -474,3 +528,16 @@ def _retenciones(root: Any) -> dict[str, Any]:
         "monto_pagado": "",
         "detalle": json.dumps(detail, ensure_ascii=False),
     }
+
+
+def _c_reader() -> Callable[[bytes], tuple[Any, ...] | None] | None:
+    """The C reader, configured; None when it is not built or PASARELA_CFDI_C_READER=0 turns it off
+    (every file then goes through lxml: for comparison, or if the reader is ever in doubt)."""
+    if _cfdiscan is None or os.environ.get("PASARELA_CFDI_C_READER", "1") == "0":
+        return None
+    _cfdiscan.configure(_names_read())
+    return _cfdiscan.scan_comprobante
+
+
+# The C reader, or None (not built); tests set it to None to exercise the lxml paths.
+SCANNER = _c_reader()
