@@ -5,6 +5,7 @@ and a damaged entry is an error of its own, never a stop."""
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -145,3 +146,26 @@ def test_damaged_entry_is_reported_and_the_rest_ingested(rt: Runtime, tmp_path: 
     assert report.documents == 1
     [(entry, reason)] = report.errors
     assert entry == "bad.xml" and "ilegible" in reason
+
+
+@pytest.mark.parametrize("declared,reason", [
+    (lambda size: size + 1, "no coinciden"), (lambda size: size - 1, "más largos"),
+    (lambda size: 2**31 - 1, "excede el máximo"),
+], ids=["longer", "shorter", "huge"])
+def test_an_entry_whose_declared_size_lies_is_reported(rt: Runtime, tmp_path: Path,
+                                                       declared: Callable[[int], int], reason: str) -> None:
+    """The inflated size must be the one the package declares (and a sane one): a deflate bomb or a
+    lying header is an error for that entry, never an allocation of what it claims."""
+    path = tmp_path / "lying.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("good.xml", GOOD)
+        zf.writestr("bad.xml", GOOD.replace(b"499E9A70", b"00000000"))
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")  # bad.xml's central directory header, the last one
+    size = int.from_bytes(data[central + 24:central + 28], "little")
+    data[central + 24:central + 28] = declared(size).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    report = CfdiStore(rt.db, processes=1).ingest_xml_package(path)
+    assert report.documents == 1
+    [(entry, message)] = report.errors
+    assert entry == "bad.xml" and "ilegible" in message and reason in message
