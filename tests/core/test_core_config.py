@@ -59,6 +59,7 @@ def test_strict_json_refuses_what_postgresql_refuses():
     from pasarela.core import strict_json
 
     assert strict_json.loads('{"a": 1.5}') == {"a": 1.5}
-    for text in ('{"a": NaN}', '{"a": Infinity}', "[-Infinity]"):
+    for text in ('{"a": NaN}', '{"a": Infinity}', "[-Infinity]", '{"a": "x\\u0000"}', '[{"\\u0000": 1}]'):
         with pytest.raises(ValueError, match="no está permitido"):
             strict_json.loads(text)
+    assert strict_json.loads('{"a": "\\\\u0000"}') == {"a": "\\u0000"}  # an escaped backslash, no NUL
