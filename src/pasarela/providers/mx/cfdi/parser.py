@@ -31,7 +31,7 @@ from pasarela.core.xml import MAX_XML_BYTES, UnsafeXML, parse_xml
 try:
     from pasarela.providers.mx.cfdi import _cfdiscan
 except ImportError:  # installed without a C compiler: lxml reads every file (slower, same records)
-    _cfdiscan = None
+    _cfdiscan = None  # type: ignore[assignment]
 
 NS_CFDI = {"http://www.sat.gob.mx/cfd/3", "http://www.sat.gob.mx/cfd/4"}
 NS_RETENCIONES = {

@@ -197,7 +197,7 @@ class _Source:
         # (building each small stream's Huffman tables is most of it). Its output never exceeds
         # the declared size: a longer stream fails, a shorter one is caught below.
         try:
-            data = deflate.deflate_decompress(raw, size)
+            data = bytes(deflate.deflate_decompress(raw, size))  # a bytearray; the parsers expect bytes
         except deflate.DeflateError:
             raise zipfile.BadZipFile("datos comprimidos dañados o más largos que el tamaño declarado") from None
         if len(data) != size:
