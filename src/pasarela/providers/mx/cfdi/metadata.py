@@ -7,9 +7,12 @@ The header names the columns, so we map by name (case-insensitively) rather than
 from __future__ import annotations
 
 import csv
+import io
+import itertools
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pasarela.providers.mx.cfdi.parser import normalize_uuid
 
@@ -19,6 +22,10 @@ METADATA_HEADER = (
 )
 TERCEROS_HEADER = "Uuid~RfcACuentaTerceros~NombreACuentaTerceros"
 ESTATUS = {"1": "vigente", "0": "cancelado"}
+BOM = b"\xef\xbb\xbf"
+
+# Lines over which repeated RFCs and names are kept as one object each (``iter_metadata``).
+SHARED_LINES = 20_000
 
 # Index columns a metadata row fills, in storage order.
 METADATA_FIELDS = (
@@ -45,8 +52,8 @@ class MetadataFile:
 
 
 def decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if data.startswith(BOM):
+        data = data[len(BOM):]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -57,9 +64,9 @@ def split_records(text: str, crlf: bool | None = None) -> list[str]:
     """CRLF ends a record; a bare LF (or CR) inside a record (a name broken in two) is removed.
     Files with LF-only line ends (seen in older packages) split on LF. ``crlf`` says which kind of
     file ``text`` is a piece of (by default: this text alone decides)."""
-    count = text.count("\r\n")
-    if crlf if crlf is not None else count:
+    if crlf if crlf is not None else "\r\n" in text:
         lines = text.split("\r\n")
+        count = len(lines) - 1
         if text.count("\n") == count and text.count("\r") == count:
             return lines  # the usual file: nothing stray to clean
         return [line.replace("\n", "").replace("\r", "") if ("\n" in line or "\r" in line) else line
@@ -69,24 +76,74 @@ def split_records(text: str, crlf: bool | None = None) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n")]
 
 
-# Metadata files reach 1,000,000 rows (≈ 250 MB): decoded and split a piece at a time.
+# Metadata files reach 1,000,000 rows (≈ 250 MB): read, decoded and split a piece at a time.
 PIECE_BYTES = 4 << 20
+READ_BYTES = 1 << 20
 
 
-def iter_lines(data: bytes, piece_bytes: int = PIECE_BYTES) -> Iterator[str]:
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def iter_lines(data: bytes | Readable, piece_bytes: int = PIECE_BYTES) -> Iterator[str]:
     """The file's records, as ``split_records`` of the whole decoded file would give them, cut in
-    pieces that end on a record separator (so peak memory is one piece, not the file)."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    crlf = data.find(b"\r\n", start) >= 0
-    separator = b"\r\n" if crlf else b"\n"
-    while start < len(data):
-        cut = data.find(separator, min(start + piece_bytes, len(data)))
-        end = len(data) if cut < 0 else cut + len(separator)
-        lines = split_records(decode(data[start:end]), crlf)
-        if end < len(data):
+    pieces that end on a record separator (so peak memory is one piece, not the file). ``data``:
+    the file's bytes, or a file object (e.g. a ZIP entry) read as the pieces are needed."""
+    for piece, crlf, last in _pieces(io.BytesIO(data) if isinstance(data, bytes) else data, piece_bytes):
+        lines = split_records(decode(piece), crlf)
+        if not last:
             lines.pop()  # the empty text after the piece's final separator
         yield from lines
-        start = end
+
+
+def _pieces(source: Readable, piece_bytes: int) -> Iterator[tuple[bytes, bool, bool]]:
+    """(piece, CRLF file?, last piece?): each piece runs to the first separator starting at least
+    ``piece_bytes`` into it, or to the end of the file."""
+    reader = _Reader(source)
+    reader.fill(len(BOM))
+    if reader.buffer.startswith(BOM):
+        del reader.buffer[:len(BOM)]
+    # One CRLF anywhere makes it a CRLF file: a file without any is read whole before its first piece.
+    crlf = reader.find(b"\r\n", 0) >= 0
+    separator = b"\r\n" if crlf else b"\n"
+    while reader.buffer:
+        cut = reader.find(separator, piece_bytes) if reader.fill(piece_bytes) else -1
+        end = len(reader.buffer) if cut < 0 else cut + len(separator)
+        last = end == len(reader.buffer) and not reader.fill(end + 1)
+        piece = bytes(reader.buffer[:end])
+        del reader.buffer[:end]
+        yield piece, crlf, last
+
+
+class _Reader:
+    """The unread part of a file, read forward in blocks as far as a search needs."""
+
+    def __init__(self, source: Readable):
+        self.source = source
+        self.buffer = bytearray()
+        self.ended = False
+
+    def fill(self, size: int) -> bool:
+        """Read until the buffer holds ``size`` bytes; False when the file ends first."""
+        while len(self.buffer) < size:
+            if self.ended:
+                return False
+            block = self.source.read(READ_BYTES)
+            if block:
+                self.buffer += block
+            else:
+                self.ended = True
+        return True
+
+    def find(self, separator: bytes, start: int) -> int:
+        """``separator``'s first place at or after ``start``, reading on as far as it takes (-1:
+        nowhere before the end of the file)."""
+        searched = start
+        while (at := self.buffer.find(separator, searched)) < 0:
+            searched = max(start, len(self.buffer) - len(separator) + 1)
+            if not self.fill(len(self.buffer) + 1):
+                return -1
+        return at
 
 
 def split_fields(line: str) -> list[str]:
@@ -109,9 +166,12 @@ def file_kind(data: bytes) -> str:
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every line that holds something besides separators and blanks."""
     for number, line in enumerate(lines, start=1):
-        if line.strip("~ \t"):
+        if "|" not in line:
+            if line.lstrip("~ \t"):  # lstrip: a usual line has nothing to strip there, no copy is made
+                yield number, line.split("~")
+        elif line.lstrip("~ \t"):
             fields = split_fields(line)
-            if "|" not in line or any(f.strip() for f in fields):  # ``||~||`` is blank too
+            if any(f.strip() for f in fields):  # ``||~||`` is blank too
                 yield number, fields
 
 
@@ -122,7 +182,7 @@ def parse_metadata(data: bytes, terceros: dict[str, tuple[str, str]] | None = No
     return out
 
 
-def iter_metadata(data: bytes, errors: list[str], terceros: dict[str, tuple[str, str]] | None = None,
+def iter_metadata(data: bytes | Readable, errors: list[str], terceros: dict[str, tuple[str, str]] | None = None,
                   for_store: bool = False) -> Iterator[tuple[Any, ...]]:
     """``parse_metadata``'s rows one by one (bad lines appended to ``errors``). ``MetadataError``
     (not a metadata file at all) is raised before the first row. ``for_store``: each row already
@@ -141,36 +201,76 @@ def iter_metadata(data: bytes, errors: list[str], terceros: dict[str, tuple[str,
     no_tercero = ("", "")
     # The SAT's own column order (the usual case) maps field i to column i: no reordering.
     in_order = index == list(range(len(_SOURCE_COLUMNS)))
+    whole = in_order and width == len(_SOURCE_COLUMNS)
+    rfcs, party_names = _UpperCase(), _Shared()
     for number, fields in records:
+        if number % SHARED_LINES == 0:
+            rfcs.clear()  # bounded, whatever the variety of names
+            party_names.clear()
         if len(fields) != width:
             errors.append(f"línea {number}: {len(fields)} campos, se esperaban {width}")
             continue
         (uuid, rfc_emisor, emisor, rfc_receptor, receptor, rfc_pac, emision, certificacion, monto, efecto,
-         estatus, cancelacion) = map(str.strip, fields[:12] if in_order else
+         estatus, cancelacion) = map(str.strip, fields if whole else fields[:12] if in_order else
                                      [fields[i] if i >= 0 else "" for i in index])
         upper = uuid.upper()
         if len(upper) != 36:
             errors.append(f"línea {number}: UUID inválido {uuid!r}")
             continue
         if for_store:
-            amount = monto or None
-            yield (upper, rfc_emisor.upper(), emisor, rfc_receptor.upper(), receptor, rfc_pac.upper(),
-                   emision, certificacion, amount, efecto, ESTATUS.get(estatus, estatus), cancelacion,
-                   *terceros.get(upper, no_tercero), amount, efecto, 1)
+            yield (upper, rfcs[rfc_emisor], party_names[emisor], rfcs[rfc_receptor], party_names[receptor],
+                   rfcs[rfc_pac], emision, certificacion, monto or None, efecto, ESTATUS.get(estatus, estatus),
+                   cancelacion, *terceros.get(upper, no_tercero))
             continue
-        yield (upper, rfc_emisor.upper(), emisor, rfc_receptor.upper(), receptor, rfc_pac.upper(),
+        yield (upper, rfcs[rfc_emisor], emisor, rfcs[rfc_receptor], receptor, rfcs[rfc_pac],
                emision, certificacion, monto, efecto, ESTATUS.get(estatus, estatus), cancelacion,
                *terceros.get(upper, no_tercero))
 
 
+# RFCs and names repeat from row to row: kept as one object each, which marshal then sends once per
+# chunk (and the parent builds once).
+class _UpperCase(dict[str, str]):
+    """RFC → the same RFC upper-case, computed once."""
+
+    def __missing__(self, key: str) -> str:
+        value = self[key] = key.upper()
+        return value
+
+
+class _Shared(dict[str, str]):
+    """A name → one object holding it."""
+
+    def __missing__(self, key: str) -> str:
+        self[key] = key
+        return key
+
+
 def store_values(row: tuple[str, ...]) -> tuple[Any, ...]:
-    """A metadata row (``METADATA_FIELDS``) as the store's upsert binds it: + total, tipo, has_metadata.
-    The SAT's Monto is the total; its EfectoComprobante is the type."""
-    monto = row[8] or None
-    return (*row[:8], monto, *row[9:], monto, row[9], 1)
+    """A metadata row (``METADATA_FIELDS``) as the store's upsert binds it: an empty Monto is NULL."""
+    return (*row[:8], row[8] or None, *row[9:])
 
 
-def parse_terceros(data: bytes) -> dict[str, tuple[str, str]]:
+def in_uuid_order(values: list[Any]) -> list[Any]:
+    """Rows' values one row after another (``METADATA_FIELDS`` each) reordered by UUID, the rows of
+    one UUID kept in file order. The store's UUID index then takes them in order: SAT UUIDs are
+    random, and a random b-tree descent per row costs more than this sort."""
+    width = len(METADATA_FIELDS)
+    uuids = values[::width]
+    if all(map(operator.le, uuids, itertools.islice(uuids, 1, None))):
+        return values
+    rows = list(zip(*[iter(values)] * width, strict=True))  # tuples of ``width`` values
+    rows.sort(key=operator.itemgetter(0))  # stable
+    return list(itertools.chain.from_iterable(rows))
+
+
+def grouped_values(values: list[Any], per_group: int) -> list[tuple[Any, ...]]:
+    """Rows' values one row after another (``METADATA_FIELDS`` each) cut in tuples of ``per_group``
+    rows, the last maybe shorter: what an INSERT of that many rows binds."""
+    step = per_group * len(METADATA_FIELDS)
+    return [tuple(values[at:at + step]) for at in range(0, len(values), step)]
+
+
+def parse_terceros(data: bytes | Readable) -> dict[str, tuple[str, str]]:
     """``_tercero`` file → {UUID (upper-case): (RfcACuentaTerceros, NombreACuentaTerceros)}."""
     found: dict[str, tuple[str, str]] = {}
     records = _records(iter_lines(data))

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pasarela.providers.mx.cfdi.metadata import MetadataError, file_kind, iter_metadata, parse_terceros
+from pasarela.providers.mx.cfdi.metadata import (
+    METADATA_FIELDS,
+    MetadataError,
+    file_kind,
+    iter_metadata,
+    parse_terceros,
+)
 
 ZIP64_ENTRIES = 65_535
 
@@ -93,30 +99,38 @@ def read_metadata_package(zf: zipfile.ZipFile) -> MetadataPackage:
 
 
 def iter_metadata_package(zf: zipfile.ZipFile, package: MetadataPackage, chunk_rows: int = 20_000,
-                          for_store: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+                          for_store: bool = False, flat: bool = False) -> Iterator[list[Any]]:
     """The package's metadata rows in lists of ``chunk_rows`` as they are parsed; files read and
-    errors are recorded in ``package`` (its ``rows`` stay empty). ``for_store``: see ``iter_metadata``."""
+    errors are recorded in ``package`` (its ``rows`` stay empty). ``for_store``: see ``iter_metadata``.
+    ``flat``: a list holds its rows' values one row after another, not a tuple per row."""
     names = [info.filename for info in zf.infolist() if _usable(info, ".txt")]
     kinds = {name: file_kind(_head(zf, name)) for name in names}
     terceros: dict[str, tuple[str, str]] = {}
     for name, kind in kinds.items():
         if kind == "terceros":
-            terceros.update(parse_terceros(zf.read(name)))
+            with zf.open(name) as fh:
+                terceros.update(parse_terceros(fh))
     for name, kind in kinds.items():
         if kind != "metadata":
             continue
         errors: list[str] = []
-        rows = iter_metadata(zf.read(name), errors, terceros, for_store)
-        chunk: list[tuple[str, ...]] = []
-        try:
-            for row in rows:
-                chunk.append(row)
-                if len(chunk) >= chunk_rows:
-                    yield chunk
-                    chunk = []
-        except MetadataError as exc:
-            package.errors.append((name, exc.reason))
-            continue
+        chunk: list[Any] = []
+        limit = chunk_rows * len(METADATA_FIELDS) if flat else chunk_rows
+        # Inflated as it is parsed: the first rows go out at once and the file is never whole in
+        # memory. A damaged entry (bad CRC) is only found at its end, after its rows went out.
+        with zf.open(name) as fh:
+            try:
+                for row in iter_metadata(fh, errors, terceros, for_store):
+                    if flat:
+                        chunk += row
+                    else:
+                        chunk.append(row)
+                    if len(chunk) >= limit:
+                        yield chunk
+                        chunk = []
+            except MetadataError as exc:
+                package.errors.append((name, exc.reason))
+                continue
         if chunk:
             yield chunk
         package.files.append(name)

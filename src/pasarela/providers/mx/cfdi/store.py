@@ -14,12 +14,14 @@ Loose files, entries the ZIP does not deflate and stores without a folder keep t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import marshal
 import os
 import queue
 import shutil
+import sqlite3
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,7 +34,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Index, Table, text
 
 from pasarela.ledger.db import Database
-from pasarela.providers.mx.cfdi.metadata import METADATA_FIELDS, store_values
+from pasarela.providers.mx.cfdi.metadata import METADATA_FIELDS, grouped_values, store_values
 from pasarela.providers.mx.cfdi.models import Cfdi
 from pasarela.providers.mx.cfdi.packages import PackageError, entry_count, open_package
 from pasarela.providers.mx.cfdi.parser import XML_FIELDS, normalize_uuid
@@ -59,6 +61,8 @@ METADATA_COMMIT_ROWS = 250_000
 # A metadata package of at least this many rows is parsed in a worker process while this one writes.
 METADATA_POOL_ROWS = 50_000
 METADATA_MIN_ROW_BYTES = 150
+# Metadata rows per INSERT statement on SQLite (``_statement_rows``): 200 × 14 parameters.
+METADATA_STATEMENT_ROWS = 200
 # Drop and rebuild the search indexes around a load of at least this many rows into a table holding
 # fewer than 1/REBUILD_TABLE_RATIO of that.
 REBUILD_MIN_ROWS = 50_000
@@ -69,6 +73,8 @@ POOL_THRESHOLD = 3000
 # SQLite page cache during a bulk load (KiB): the UUID and date indexes take random inserts.
 BULK_CACHE_KIB = 64 * 1024
 BULK_SORT_THREADS = min(4, max(0, (os.cpu_count() or 1) - 1))
+# Page cache, and so sort runs, while the search indexes are built after a bulk load (``_sort_memory``).
+INDEX_SORT_KIB = 8 * 1024
 
 XML_COLUMNS = (*XML_FIELDS, "has_xml")
 LOCATED_COLUMNS = (*XML_COLUMNS, *LOCATION_COLUMNS)
@@ -98,6 +104,14 @@ def decompress(blob: bytes) -> bytes:
     return zlib.decompress(blob[1:])
 
 
+def _sqlite_driver(conn: Connection) -> Any:
+    # At the driver level: through SQLAlchemy a PRAGMA would open a transaction.
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the SQLite connection has no driver connection (closed or invalidated)")
+    return driver
+
+
 @contextmanager
 def _bulk_load(conn: Connection) -> Iterator[None]:
     """A larger SQLite page cache for this connection while it loads, then back to the default.
@@ -105,10 +119,7 @@ def _bulk_load(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "sqlite":
         yield
         return
-    # At the driver level: through SQLAlchemy the PRAGMA would open a transaction.
-    driver = conn.connection.driver_connection
-    if driver is None:
-        raise RuntimeError("the SQLite connection has no driver connection (closed or invalidated)")
+    driver = _sqlite_driver(conn)
     driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     # Helper threads for the sorts of CREATE INDEX (index rebuilds after a large load).
     driver.execute(f"PRAGMA threads={BULK_SORT_THREADS}")
@@ -117,6 +128,22 @@ def _bulk_load(conn: Connection) -> Iterator[None]:
     finally:
         driver.execute("PRAGMA cache_size=-2000")
         driver.execute("PRAGMA threads=0")
+
+
+@contextmanager
+def _sort_memory(conn: Connection) -> Iterator[None]:
+    """Inside ``_bulk_load``: SQLite's sorter (CREATE INDEX) takes its memory from the page cache
+    size. Sorting in runs of ``INDEX_SORT_KIB``, merged after, is faster than in one or two runs of
+    the bulk cache's size, and the helper threads sort the runs while the table is scanned."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = _sqlite_driver(conn)
+    driver.execute(f"PRAGMA cache_size=-{INDEX_SORT_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
 
 
 def _placeholder(conn: Connection) -> str:
@@ -144,7 +171,24 @@ def _located_upsert(conn: Connection, package_id: int) -> str:
             f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
 
 
-def _meta_upsert(conn: Connection) -> str:
+_MONTO_AT, _EFECTO_AT = METADATA_FIELDS.index("monto"), METADATA_FIELDS.index("efecto")
+_META_WIDTH = len(METADATA_FIELDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _meta_upsert(sqlite: bool, rows: int = 1) -> str:
+    """Upsert ``rows`` metadata rows (``METADATA_FIELDS`` each, as ``store_values`` gives them):
+    the SAT's Monto is also the total and its EfectoComprobante the type. SQLite binds them once
+    and uses them twice (numbered parameters); PostgreSQL's ``%s`` cannot repeat, so its rows
+    carry them twice (``_upsert_metadata``)."""
+    groups = []
+    for row in range(rows if sqlite else 1):
+        if sqlite:
+            marks = [f"?{row * _META_WIDTH + i}" for i in range(1, _META_WIDTH + 1)]
+            marks += [marks[_MONTO_AT], marks[_EFECTO_AT]]
+        else:
+            marks = ["%s"] * (_META_WIDTH + 2)
+        groups.append(f"({', '.join(marks)}, 1)")
     assignments = []
     for column in META_COLUMNS:
         if column == "uuid":
@@ -156,7 +200,37 @@ def _meta_upsert(conn: Connection) -> str:
         else:
             assignments.append(f"{column} = CASE WHEN mx_cfdi.{column} = '' THEN excluded.{column} "
                                f"ELSE mx_cfdi.{column} END")
-    return _upsert_sql(conn, "mx_cfdi", META_COLUMNS, assignments)
+    return (f"INSERT INTO mx_cfdi ({', '.join(META_COLUMNS)}) VALUES {', '.join(groups)} "
+            f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
+
+
+def _statement_rows(db: Database) -> int:
+    """Metadata rows per INSERT statement: on SQLite many, which saves its per-statement work (a
+    million ``executemany`` steps, cursors opened and closed each time), within its limit on
+    parameters (999 before SQLite 3.32). PostgreSQL refuses a statement that would upsert one UUID
+    twice, which a metadata file may hold: one row each."""
+    if not db.sqlite:
+        return 1
+    with db.engine.connect() as conn:
+        limit = _sqlite_driver(conn).getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(METADATA_STATEMENT_ROWS, limit // _META_WIDTH))
+
+
+def _upsert_metadata(conn: Connection, groups: list[tuple[Any, ...]]) -> int:
+    """Write ``groups`` (each the values of one or more rows, one after another: ``grouped_values``);
+    returns the rows written."""
+    if conn.dialect.name != "sqlite":
+        rows = [(*g[at:at + _META_WIDTH], g[at + _MONTO_AT], g[at + _EFECTO_AT])
+                for g in groups for at in range(0, len(g), _META_WIDTH)]
+        conn.exec_driver_sql(_meta_upsert(False), rows)
+        return len(rows)
+    written = 0
+    for size, run in itertools.groupby(groups, len):  # in order: of a UUID twice, the later row wins
+        same = list(run)
+        rows_each = size // _META_WIDTH
+        conn.exec_driver_sql(_meta_upsert(True, rows_each), same)
+        written += rows_each * len(same)
+    return written
 
 
 def _blob_upsert(conn: Connection) -> str:
@@ -487,8 +561,9 @@ class CfdiStore:
     def ingest_metadata_rows(self, rows: list[tuple[str, ...]], source: str,
                              errors: list[tuple[str, str]] | None = None) -> IngestReport:
         """Metadata rows (``METADATA_FIELDS`` order) merged on UUID with whatever the XML brought."""
-        chunks = ([store_values(r) for r in rows[at:at + METADATA_CHUNK]]
-                  for at in range(0, len(rows), METADATA_CHUNK))
+        per_statement = _statement_rows(self.db)
+        chunks = (grouped_values([v for row in rows[at:at + METADATA_CHUNK] for v in store_values(row)],
+                                 per_statement) for at in range(0, len(rows), METADATA_CHUNK))
         return self._write_metadata(chunks, len(rows), IngestReport(source, errors=list(errors or [])))
 
     def ingest_metadata_package(self, zip_path: Path | str, source: str | None = None) -> IngestReport:
@@ -497,12 +572,18 @@ class CfdiStore:
         path = str(zip_path)
         report = IngestReport(source or Path(zip_path).name)
         expected = metadata_row_estimate(path)
+        per_statement = _statement_rows(self.db)
         if self.processes <= 1 or expected < METADATA_POOL_ROWS:
-            return self._write_metadata_stream(metadata_chunks(path, METADATA_CHUNK), expected, report)
+            return self._write_metadata_stream(
+                metadata_chunks(path, METADATA_CHUNK, statement_rows=per_statement), expected, report)
         with WorkerPool(1) as pool:
             worker = pool.workers[0]
-            worker.send("metadata_chunks", path, METADATA_CHUNK, True)
-            return self._write_metadata_stream(worker.stream(), expected, report)
+            worker.send("metadata_chunks", path, METADATA_CHUNK, True, per_statement)
+            try:
+                return self._write_metadata_stream(worker.stream(), expected, report)
+            except BaseException:
+                pool.kill()  # it may be blocked writing rows nobody reads any more
+                raise
 
     def _write_metadata_stream(self, messages: Iterator[tuple[str, Any]], expected: int,
                                report: IngestReport) -> IngestReport:
@@ -522,21 +603,21 @@ class CfdiStore:
         a random b-tree insert per row and index); otherwise a commit every
         ``METADATA_COMMIT_ROWS`` rows. Either way every commit is durable (synchronous=FULL)."""
         with self.db.engine.connect() as conn, _bulk_load(conn):
-            sql = _meta_upsert(conn)
             transaction = conn.begin()
             rebuild = _rebuild_pays(conn, expected)
             if rebuild:
                 _drop_secondary_indexes(conn)
             uncommitted = 0
             for chunk in chunks:
-                conn.exec_driver_sql(sql, chunk)
-                report.documents += len(chunk)
-                uncommitted += len(chunk)
+                written = _upsert_metadata(conn, chunk)
+                report.documents += written
+                uncommitted += written
                 if not rebuild and uncommitted >= METADATA_COMMIT_ROWS:
                     transaction.commit()
                     transaction, uncommitted = conn.begin(), 0
             if rebuild:
-                _create_secondary_indexes(conn)
+                with _sort_memory(conn):
+                    _create_secondary_indexes(conn)
             transaction.commit()
         if report.errors:
             self.write_batch(report.source, Batch(errors=report.errors))

@@ -23,6 +23,7 @@ from typing import Any
 import deflate
 
 from pasarela.core.xml import MAX_XML_BYTES
+from pasarela.providers.mx.cfdi.metadata import grouped_values, in_uuid_order
 from pasarela.providers.mx.cfdi.packages import (
     MetadataPackage,
     PackageError,
@@ -268,15 +269,20 @@ def parse_package_slice(zip_path: str, refs: list[EntryRef], locate: bool = Fals
     return pack_batch(parse_package_entries(zip_path, refs, locate))
 
 
-def metadata_chunks(zip_path: str, chunk_rows: int, packed: bool = False) -> Iterator[tuple[str, Any]]:
+def metadata_chunks(zip_path: str, chunk_rows: int, packed: bool = False,
+                    statement_rows: int = 1) -> Iterator[tuple[str, Any]]:
     """``("rows", [values…])`` as the package is parsed, then ``("summary", (files, errors))``; an
-    unreadable package is ``("summary", ([], [(name, reason)]))``. ``packed`` (for a worker
-    process): the rows as one ``marshal`` blob, which costs half of pickling tuple by tuple."""
+    unreadable package is ``("summary", ([], [(name, reason)]))``. A list's rows are in UUID order
+    (``in_uuid_order``), each tuple of values holds ``statement_rows`` of them (``grouped_values``).
+    ``packed`` (for a worker process): the list as one ``marshal`` blob, which costs half of
+    pickling tuple by tuple."""
     package = MetadataPackage()
     try:
         with open_package(zip_path) as zf:
-            for values in iter_metadata_package(zf, package, chunk_rows, for_store=True):
-                yield "rows", marshal.dumps(values) if packed else values
+            for values in iter_metadata_package(zf, package, chunk_rows, for_store=True, flat=True):
+                groups = grouped_values(in_uuid_order(values), statement_rows)
+                values.clear()  # marshal then sees each value held once: no back-reference to track
+                yield "rows", marshal.dumps(groups) if packed else groups
     except (PackageError, zipfile.BadZipFile, zlib.error, OSError) as exc:
         package.errors.append((PurePosixPath(zip_path).name, getattr(exc, "reason", str(exc))))
     yield "summary", (package.files, package.errors)
