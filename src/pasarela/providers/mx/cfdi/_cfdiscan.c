@@ -819,22 +819,15 @@ static int end_tag(Scan *s, const unsigned char **at, const unsigned char *end)
     return ACCEPT;
 }
 
-/* A comment at p (just after '<!--'): its text may not hold "--" (XML 1.0 §2.5). */
+/* A comment at p (just after '<!--'): its text may not hold "--" (XML 1.0 §2.5), so the first
+ * "--" must be its end. */
 static int comment(const unsigned char **at, const unsigned char *end)
 {
-    const unsigned char *p = *at;
-    for (;;) {
-        const unsigned char *dash = memchr(p, '-', end - p);
-        if (dash == NULL || end - dash < 3)
-            return DECLINE;
-        if (dash[1] == '-') {
-            if (dash[2] != '>')
-                return DECLINE;
-            *at = dash + 3;
-            return ACCEPT;
-        }
-        p = dash + 1;
-    }
+    const unsigned char *dashes = memmem(*at, end - *at, "--", 2);
+    if (dashes == NULL || end - dashes < 3 || dashes[2] != '>')
+        return DECLINE;
+    *at = dashes + 3;
+    return ACCEPT;
 }
 
 static int is_xml_char(unsigned long c)
@@ -895,17 +888,11 @@ static int text(const unsigned char **at, const unsigned char *end)
 /* A CDATA section at p (just after '<![CDATA['). */
 static int cdata(const unsigned char **at, const unsigned char *end)
 {
-    const unsigned char *p = *at;
-    for (;;) {
-        const unsigned char *bracket = memchr(p, ']', end - p);
-        if (bracket == NULL || end - bracket < 3)
-            return DECLINE;
-        if (bracket[1] == ']' && bracket[2] == '>') {
-            *at = bracket + 3;
-            return ACCEPT;
-        }
-        p = bracket + 1;
-    }
+    const unsigned char *close = memmem(*at, end - *at, "]]>", 3);
+    if (close == NULL)
+        return DECLINE;
+    *at = close + 3;
+    return ACCEPT;
 }
 
 static int scan_document(Scan *s, const unsigned char *p, const unsigned char *end)
