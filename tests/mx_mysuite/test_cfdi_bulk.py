@@ -4,6 +4,7 @@ worker protocol reports a dead worker instead of hanging."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 import zipfile
@@ -17,6 +18,7 @@ from sqlalchemy import inspect, text
 
 from conftest import VECTORS
 from pasarela.providers.mx.cfdi import store as store_module
+from pasarela.providers.mx.cfdi import worker as worker_module
 from pasarela.providers.mx.cfdi.metadata import (
     METADATA_FIELDS,
     METADATA_HEADER,
@@ -106,7 +108,7 @@ def test_metadata_rows_come_before_the_file_is_read_whole(tmp_path: Path) -> Non
        st.integers(min_value=1, max_value=8))
 def test_grouped_values_hold_the_rows_in_order(rows, per_group) -> None:  # type: ignore[no-untyped-def]
     width = len(METADATA_FIELDS)
-    groups = grouped_values([v for row in rows for v in row], per_group)
+    groups = grouped_values([tuple(row) for row in rows], per_group)
     assert all(len(g) == width * per_group for g in groups[:-1])
     assert all(0 < len(g) <= width * per_group for g in groups)
     assert [list(g[at:at + width]) for g in groups for at in range(0, len(g), width)] == rows
@@ -115,9 +117,8 @@ def test_grouped_values_hold_the_rows_in_order(rows, per_group) -> None:  # type
 @given(st.lists(st.sampled_from("ABCD"), max_size=40))
 def test_rows_in_uuid_order_keep_the_file_order_of_a_uuid(uuids) -> None:  # type: ignore[no-untyped-def]
     width = len(METADATA_FIELDS)
-    rows = [[uuid, at, *range(width - 2)] for at, uuid in enumerate(uuids)]
-    ordered = in_uuid_order([v for row in rows for v in row])
-    assert [ordered[at:at + width] for at in range(0, len(ordered), width)] == sorted(rows, key=lambda r: r[0])
+    rows = [(uuid, at, *range(width - 2)) for at, uuid in enumerate(uuids)]
+    assert in_uuid_order(list(rows)) == sorted(rows, key=lambda r: r[0])
 
 
 def _metadata_zip(path: Path, rows: int) -> list[str]:
@@ -197,6 +198,16 @@ def test_rows_per_statement_stay_within_sqlites_parameter_limit(rt: Runtime, mon
     with rt.db.engine.connect() as conn:
         limit = conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     assert store_module._statement_rows(rt.db) == limit // len(METADATA_FIELDS)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_collector_pauses_only_in_a_workers_metadata_task(tmp_path: Path, packed: bool) -> None:
+    """Packed (a worker process's task), the cyclic collector is off while the rows are parsed and
+    on again after; in this process (not packed) it is never touched."""
+    _metadata_zip(tmp_path / "m.zip", 30)
+    seen = [gc.isenabled() for _ in worker_module.metadata_chunks(str(tmp_path / "m.zip"), 10, packed, 3)]
+    assert seen[:-1] == [not packed] * 3  # three chunks of rows, then the summary
+    assert gc.isenabled()
 
 
 def test_unreadable_metadata_package_is_reported_not_raised(rt: Runtime, tmp_path: Path) -> None:

@@ -250,24 +250,18 @@ def store_values(row: tuple[str, ...]) -> tuple[Any, ...]:
     return (*row[:8], row[8] or None, *row[9:])
 
 
-def in_uuid_order(values: list[Any]) -> list[Any]:
-    """Rows' values one row after another (``METADATA_FIELDS`` each) reordered by UUID, the rows of
-    one UUID kept in file order. The store's UUID index then takes them in order: SAT UUIDs are
-    random, and a random b-tree descent per row costs more than this sort."""
-    width = len(METADATA_FIELDS)
-    uuids = values[::width]
-    if all(map(operator.le, uuids, itertools.islice(uuids, 1, None))):
-        return values
-    rows = list(zip(*[iter(values)] * width, strict=True))  # tuples of ``width`` values
-    rows.sort(key=operator.itemgetter(0))  # stable
-    return list(itertools.chain.from_iterable(rows))
+def in_uuid_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``rows`` (``METADATA_FIELDS`` each) sorted in place by UUID, the rows of one UUID kept in
+    file order (the sort is stable). The store's UUID index then takes them in order: SAT UUIDs
+    are random, and a random b-tree descent per row costs more than this sort."""
+    rows.sort(key=operator.itemgetter(0))
+    return rows
 
 
-def grouped_values(values: list[Any], per_group: int) -> list[tuple[Any, ...]]:
-    """Rows' values one row after another (``METADATA_FIELDS`` each) cut in tuples of ``per_group``
-    rows, the last maybe shorter: what an INSERT of that many rows binds."""
-    step = per_group * len(METADATA_FIELDS)
-    return [tuple(values[at:at + step]) for at in range(0, len(values), step)]
+def grouped_values(rows: list[tuple[Any, ...]], per_group: int) -> list[tuple[Any, ...]]:
+    """``rows`` cut in groups of ``per_group`` (the last maybe shorter), each group's values in one
+    tuple, row after row: what an INSERT of that many rows binds."""
+    return [tuple(itertools.chain.from_iterable(rows[at:at + per_group])) for at in range(0, len(rows), per_group)]
 
 
 def parse_terceros(data: bytes | Readable) -> dict[str, tuple[str, str]]:

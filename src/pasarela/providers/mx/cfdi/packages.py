@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pasarela.providers.mx.cfdi.metadata import (
-    METADATA_FIELDS,
     MetadataError,
     file_kind,
     iter_metadata,
@@ -99,10 +98,9 @@ def read_metadata_package(zf: zipfile.ZipFile) -> MetadataPackage:
 
 
 def iter_metadata_package(zf: zipfile.ZipFile, package: MetadataPackage, chunk_rows: int = 20_000,
-                          for_store: bool = False, flat: bool = False) -> Iterator[list[Any]]:
+                          for_store: bool = False) -> Iterator[list[Any]]:
     """The package's metadata rows in lists of ``chunk_rows`` as they are parsed; files read and
-    errors are recorded in ``package`` (its ``rows`` stay empty). ``for_store``: see ``iter_metadata``.
-    ``flat``: a list holds its rows' values one row after another, not a tuple per row."""
+    errors are recorded in ``package`` (its ``rows`` stay empty). ``for_store``: see ``iter_metadata``."""
     names = [info.filename for info in zf.infolist() if _usable(info, ".txt")]
     kinds = {name: file_kind(_head(zf, name)) for name in names}
     terceros: dict[str, tuple[str, str]] = {}
@@ -115,17 +113,13 @@ def iter_metadata_package(zf: zipfile.ZipFile, package: MetadataPackage, chunk_r
             continue
         errors: list[str] = []
         chunk: list[Any] = []
-        limit = chunk_rows * len(METADATA_FIELDS) if flat else chunk_rows
         # Inflated as it is parsed: the first rows go out at once and the file is never whole in
         # memory. A damaged entry (bad CRC) is only found at its end, after its rows went out.
         with zf.open(name) as fh:
             try:
                 for row in iter_metadata(fh, errors, terceros, for_store):
-                    if flat:
-                        chunk += row
-                    else:
-                        chunk.append(row)
-                    if len(chunk) >= limit:
+                    chunk.append(row)
+                    if len(chunk) >= chunk_rows:
                         yield chunk
                         chunk = []
             except MetadataError as exc:

@@ -562,8 +562,8 @@ class CfdiStore:
                              errors: list[tuple[str, str]] | None = None) -> IngestReport:
         """Metadata rows (``METADATA_FIELDS`` order) merged on UUID with whatever the XML brought."""
         per_statement = _statement_rows(self.db)
-        chunks = (grouped_values([v for row in rows[at:at + METADATA_CHUNK] for v in store_values(row)],
-                                 per_statement) for at in range(0, len(rows), METADATA_CHUNK))
+        chunks = (grouped_values([store_values(row) for row in rows[at:at + METADATA_CHUNK]], per_statement)
+                  for at in range(0, len(rows), METADATA_CHUNK))
         return self._write_metadata(chunks, len(rows), IngestReport(source, errors=list(errors or [])))
 
     def ingest_metadata_package(self, zip_path: Path | str, source: str | None = None) -> IngestReport:
