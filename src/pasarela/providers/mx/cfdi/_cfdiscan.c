@@ -567,6 +567,15 @@ static int local_is(const unsigned char *name, Py_ssize_t len, Py_ssize_t colon,
     return len - start == want_len && memcmp(name + start, want, want_len) == 0;
 }
 
+/* ``role`` for the first such element (its flag then set), OTHER for any later one. */
+static enum Role first_only(int *seen, enum Role role)
+{
+    if (*seen)
+        return OTHER;
+    *seen = 1;
+    return role;
+}
+
 /* What this element is to parser._comprobante, given its parent's role. */
 static enum Role role_of(Scan *s, enum Role parent, const unsigned char *name, Py_ssize_t len,
                          Py_ssize_t colon)
@@ -579,22 +588,14 @@ static enum Role role_of(Scan *s, enum Role parent, const unsigned char *name, P
             return s->found[RECEPTOR] ? OTHER : RECEPTOR;
         if (local_is(name, len, colon, "Impuestos"))
             return s->found[IMPUESTOS] ? OTHER : IMPUESTOS;
-        if (local_is(name, len, colon, "Complemento")) {
-            if (s->complemento_seen)
-                return OTHER;
-            s->complemento_seen = 1;
-            return COMPLEMENTO;
-        }
+        if (local_is(name, len, colon, "Complemento"))
+            return first_only(&s->complemento_seen, COMPLEMENTO);
         return OTHER;
     case COMPLEMENTO:
         if (local_is(name, len, colon, "TimbreFiscalDigital"))
             return s->found[TIMBRE] ? OTHER : TIMBRE;
-        if (local_is(name, len, colon, "Pagos")) {
-            if (s->pagos_seen)
-                return OTHER;
-            s->pagos_seen = 1;
-            return PAGOS;
-        }
+        if (local_is(name, len, colon, "Pagos"))
+            return first_only(&s->pagos_seen, PAGOS);
         return OTHER;
     case PAGOS:
         return local_is(name, len, colon, "Pago") ? PAGO : OTHER;

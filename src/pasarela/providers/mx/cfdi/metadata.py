@@ -10,6 +10,7 @@ import csv
 import io
 import itertools
 import operator
+from codecs import BOM_UTF8 as BOM
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,7 +23,6 @@ METADATA_HEADER = (
 )
 TERCEROS_HEADER = "Uuid~RfcACuentaTerceros~NombreACuentaTerceros"
 ESTATUS = {"1": "vigente", "0": "cancelado"}
-BOM = b"\xef\xbb\xbf"
 
 # Lines over which repeated RFCs and names are kept as one object each (``iter_metadata``).
 SHARED_LINES = 20_000
@@ -52,8 +52,7 @@ class MetadataFile:
 
 
 def decode(data: bytes) -> str:
-    if data.startswith(BOM):
-        data = data[len(BOM):]
+    data = data.removeprefix(BOM)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -217,14 +216,9 @@ def iter_metadata(data: bytes | Readable, errors: list[str], terceros: dict[str,
         if len(upper) != 36:
             errors.append(f"línea {number}: UUID inválido {uuid!r}")
             continue
-        if for_store:
-            yield (upper, rfcs[rfc_emisor], party_names[emisor], rfcs[rfc_receptor], party_names[receptor],
-                   rfcs[rfc_pac], emision, certificacion, monto or None, efecto, ESTATUS.get(estatus, estatus),
-                   cancelacion, *terceros.get(upper, no_tercero))
-            continue
-        yield (upper, rfcs[rfc_emisor], emisor, rfcs[rfc_receptor], receptor, rfcs[rfc_pac],
-               emision, certificacion, monto, efecto, ESTATUS.get(estatus, estatus), cancelacion,
-               *terceros.get(upper, no_tercero))
+        yield (upper, rfcs[rfc_emisor], party_names[emisor], rfcs[rfc_receptor], party_names[receptor],
+               rfcs[rfc_pac], emision, certificacion, (monto or None) if for_store else monto, efecto,
+               ESTATUS.get(estatus, estatus), cancelacion, *terceros.get(upper, no_tercero))
 
 
 # RFCs and names repeat from row to row: kept as one object each, which marshal then sends once per

@@ -11,12 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pasarela.providers.mx.cfdi.metadata import (
-    MetadataError,
-    file_kind,
-    iter_metadata,
-    parse_terceros,
-)
+from pasarela.providers.mx.cfdi.metadata import MetadataError, file_kind, iter_metadata, parse_terceros
 
 ZIP64_ENTRIES = 65_535
 
@@ -98,7 +93,7 @@ def read_metadata_package(zf: zipfile.ZipFile) -> MetadataPackage:
 
 
 def iter_metadata_package(zf: zipfile.ZipFile, package: MetadataPackage, chunk_rows: int = 20_000,
-                          for_store: bool = False) -> Iterator[list[Any]]:
+                          for_store: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """The package's metadata rows in lists of ``chunk_rows`` as they are parsed; files read and
     errors are recorded in ``package`` (its ``rows`` stay empty). ``for_store``: see ``iter_metadata``."""
     names = [info.filename for info in zf.infolist() if _usable(info, ".txt")]
@@ -112,7 +107,7 @@ def iter_metadata_package(zf: zipfile.ZipFile, package: MetadataPackage, chunk_r
         if kind != "metadata":
             continue
         errors: list[str] = []
-        chunk: list[Any] = []
+        chunk: list[tuple[Any, ...]] = []
         # Inflated as it is parsed: the first rows go out at once and the file is never whole in
         # memory. A damaged entry (bad CRC) is only found at its end, after its rows went out.
         with zf.open(name) as fh:

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+from codecs import BOM_UTF8
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -187,9 +188,7 @@ def _fast_root(data: bytes) -> Any:
 
 def _normalized(data: bytes) -> bytes:
     """Without a UTF-8 BOM and leading whitespace (some SAT files have both)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.lstrip()
+    return data.removeprefix(BOM_UTF8).lstrip()
 
 
 def load_root(data: bytes) -> Any:

@@ -150,25 +150,29 @@ def _placeholder(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def _upsert_sql(conn: Connection, table: str, columns: tuple[str, ...], assignments: list[str]) -> str:
-    marks = ", ".join([_placeholder(conn)] * len(columns))
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+def _upsert_sql(columns: tuple[str, ...], values: list[str], assignments: list[str]) -> str:
+    """An upsert into ``mx_cfdi`` on the UUID: ``values`` are the rows' ``(…)`` groups."""
+    return (f"INSERT INTO mx_cfdi ({', '.join(columns)}) VALUES {', '.join(values)} "
             f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
 
 
 def _xml_upsert(conn: Connection) -> str:
-    assignments = [f"{c} = excluded.{c}" for c in XML_COLUMNS if c not in XML_KEEP]
-    return _upsert_sql(conn, "mx_cfdi", XML_COLUMNS, assignments)
+    return _detail_upsert(conn, XML_COLUMNS)
 
 
 def _located_upsert(conn: Connection, package_id: int) -> str:
     """Index rows that end with the XML's place in package ``package_id`` (an id of ours, written
     into the statement: the worker processes never need to know it)."""
-    columns = (*LOCATED_COLUMNS, "xml_package")
+    return _detail_upsert(conn, LOCATED_COLUMNS, package_id)
+
+
+def _detail_upsert(conn: Connection, columns: tuple[str, ...], package_id: int | None = None) -> str:
+    """The XML's index row overwrites every column but the UUID."""
+    marks = [_placeholder(conn)] * len(columns)
+    if package_id is not None:
+        columns, marks = (*columns, "xml_package"), [*marks, str(int(package_id))]
     assignments = [f"{c} = excluded.{c}" for c in columns if c not in XML_KEEP]
-    marks = ", ".join([_placeholder(conn)] * len(LOCATED_COLUMNS))
-    return (f"INSERT INTO mx_cfdi ({', '.join(columns)}) VALUES ({marks}, {int(package_id)}) "
-            f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
+    return _upsert_sql(columns, [f"({', '.join(marks)})"], assignments)
 
 
 _MONTO_AT, _EFECTO_AT = METADATA_FIELDS.index("monto"), METADATA_FIELDS.index("efecto")
@@ -200,8 +204,7 @@ def _meta_upsert(sqlite: bool, rows: int = 1) -> str:
         else:
             assignments.append(f"{column} = CASE WHEN mx_cfdi.{column} = '' THEN excluded.{column} "
                                f"ELSE mx_cfdi.{column} END")
-    return (f"INSERT INTO mx_cfdi ({', '.join(META_COLUMNS)}) VALUES {', '.join(groups)} "
-            f"ON CONFLICT (uuid) DO UPDATE SET {', '.join(assignments)}")
+    return _upsert_sql(META_COLUMNS, groups, assignments)
 
 
 def _statement_rows(db: Database) -> int:
