@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pasarela.core.outcomes import CallResult, InvalidInput, Outcome, ProviderError, State
+from pasarela.core.errors import InvalidInput, ProviderError
+from pasarela.core.outcomes import CallResult, Outcome, State
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
 from pasarela.runtime import Runtime

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from pasarela.core.errors import Conflict, InvalidInput, NotFound
 from pasarela.core.outcomes import State
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, ProviderCall
@@ -15,12 +16,6 @@ from pasarela.runtime import Runtime
 
 RETRYABLE_STATES = {State.NEEDS_ATTENTION, State.FAILED, State.SKIPPED, State.REJECTED}
 
-
-class OperationError(Exception):
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def document_label(doc: Document) -> str:
@@ -80,7 +75,7 @@ def get_document(rt: Runtime, doc_id: int, *, with_calls: bool = False) -> dict[
             .options(selectinload(Document.transitions), selectinload(Document.artifacts))
         )
         if doc is None:
-            raise OperationError(f"documento {doc_id} no existe", 404)
+            raise NotFound(f"documento {doc_id} no existe")
         out = document_dict(doc, full=True)
         if with_calls:
             calls = session.scalars(
@@ -108,19 +103,19 @@ def retry_document(
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         if doc is None:
-            raise OperationError(f"documento {doc_id} no existe", 404)
+            raise NotFound(f"documento {doc_id} no existe")
         plugin = plugin_for(doc.provider)
         if doc.state not in RETRYABLE_STATES:
             hint = " (usa `resolve`: pudo haber sido emitido)" if doc.state == State.IN_DOUBT else ""
-            raise OperationError(f"documento {doc_id} está en estado {doc.state}; no se puede reintentar{hint}")
+            raise Conflict(f"documento {doc_id} está en estado {doc.state}; no se puede reintentar{hint}")
         if plugin.submit_job is None:
-            raise OperationError(f"el proveedor {doc.provider} no admite reintentos")
+            raise Conflict(f"el proveedor {doc.provider} no admite reintentos")
         if corrections:
             doc.overrides = {**(doc.overrides or {}), **corrections}
         if plugin.validate_overrides is not None:
             problem = plugin.validate_overrides(rt, doc)
             if problem:
-                raise OperationError(problem, 422)
+                raise InvalidInput(problem)
         changed = ", ".join(f"{k}={v}" for k, v in (corrections or {}).items())
         service.transition(session, doc, State.QUEUED, f"reintento manual{': ' + changed if changed else ''}", actor)
         if service.pending_job(session, doc.id) is None:
@@ -132,11 +127,11 @@ def resolve_document(rt: Runtime, doc_id: int, request: dict[str, Any]) -> dict[
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         if doc is None:
-            raise OperationError(f"documento {doc_id} no existe", 404)
+            raise NotFound(f"documento {doc_id} no existe")
         provider = doc.provider
     plugin = plugin_for(provider)
     if plugin.resolve is None:
-        raise OperationError(f"el proveedor {provider} no tiene resolución manual", 400)
+        raise Conflict(f"el proveedor {provider} no tiene resolución manual")
     message = plugin.resolve(rt, doc_id, request)
     out = get_document(rt, doc_id)
     out["message"] = message
@@ -158,14 +153,14 @@ def resolve_with_reference(
         assert doc is not None
         allowed = {State.IN_DOUBT, State.NEEDS_ATTENTION, State.FAILED}
         if doc.state not in allowed:
-            raise OperationError(
+            raise Conflict(
                 f"documento {doc_id} está en estado {doc.state}; solo se resuelve en in_doubt/needs_attention/failed"
             )
         note = str(request.get("note") or "")
         if action == "issued":
             ref = str(request.get("provider_ref") or "").strip()
             if not ref:
-                raise OperationError(f"falta provider_ref ({ref_label} visto en el proveedor)", 422)
+                raise InvalidInput(f"falta provider_ref ({ref_label} visto en el proveedor)")
             doc.provider_ref = ref
             doc.result = {**(doc.result or {}), ref_label: ref, "resolved_manually": True}
             service.transition(
@@ -183,4 +178,4 @@ def resolve_with_reference(
         if action == "skip":
             service.transition(session, doc, State.SKIPPED, f"descartado por operador {note}".strip(), "operator")
             return f"documento {doc_id} descartado"
-    raise OperationError("action debe ser issued (con provider_ref), reissue o skip", 422)
+    raise InvalidInput("action debe ser issued (con provider_ref), reissue o skip")

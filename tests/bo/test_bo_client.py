@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cooplan_testkit import inspect, make_client, running_simulator, sim_post
 
-from pasarela.core.outcomes import MaybeSent
+from pasarela.core.errors import MaybeSent
 from pasarela.providers.bo.cooplan import assumptions as A
 from pasarela.providers.bo.cooplan.client import TokenCache
 from pasarela.providers.bo.cooplan.config import SIM_CODSEGURIDAD, SIM_PWD

@@ -91,7 +91,7 @@ def test_2_same_payment_twice_and_a_dropped_response_are_one_payment_each(server
     first = api.post("/api/bo/payments", json={"contrato": "345", "periodo": "202110"})
     assert first.status_code == 201 and first.json()["estado"] == "paid"
     second = api.post("/api/bo/payments", json={"contrato": "345", "periodo": "202110"})
-    assert second.status_code == 409 and "ya fue pagada" in second.json()["error"]
+    assert second.status_code == 409 and "ya fue pagada" in second.json()["error"]["message"]
 
     httpx.post(f"{_sim(server)}/_drop", json={"operation": "realizarpago"})
     dropped = api.post("/api/bo/payments", json={"contrato": "315", "periodo": "202110"})
@@ -119,7 +119,7 @@ def test_3_two_cashiers_paying_the_same_debt_at_once(server: Any, rt: Any) -> No
         thread.join(60)
     codes = sorted(r.status_code for r in answers.values())
     assert codes == [201, 409], {k: v.text for k, v in answers.items()}
-    refused = next(r for r in answers.values() if r.status_code == 409).json()["error"]
+    refused = next(r for r in answers.values() if r.status_code == 409).json()["error"]["message"]
     assert "pagando esta deuda" in refused or "ya fue pagada" in refused
     assert "no se cobró de nuevo" in refused
     assert len(_inspect(server)["collections"]) == 1
@@ -147,7 +147,7 @@ def test_4_expired_token_mid_session_is_renewed_unnoticed(server: Any) -> None:
     assert api.get("/api/bo/report", params={"date": day, "format": "pdf"}).content.startswith(b"%PDF")
     assert api.post(f"/api/bo/payments/{payment_id}/reverse", json={"cajero": "caja-2"}).status_code == 200
     twice = api.post(f"/api/bo/payments/{payment_id}/reverse")
-    assert twice.status_code == 409 and "no se revierte dos veces" in twice.json()["error"]
+    assert twice.status_code == 409 and "no se revierte dos veces" in twice.json()["error"]["message"]
     assert _inspect(server)["stats"]["tokens_issued"] == 2
 
 
@@ -155,7 +155,7 @@ def test_5_amount_not_matching_the_debt_is_refused_before_paying(server: Any, rt
     api = server.api()
     refused = api.post("/api/bo/payments", json={"contrato": "345", "periodo": "202110", "monto": "130.00"})
     assert refused.status_code == 422
-    assert refused.json()["error"] == (
+    assert refused.json()["error"]["message"] == (
         "el monto Bs 130.00 no coincide con la deuda del periodo 202110 (factura 4294633): "
         "Bs 136.76; Cooplan no admite pagos parciales ni excedentes"
     )

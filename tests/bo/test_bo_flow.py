@@ -15,9 +15,10 @@ from cooplan_testkit import gateway_simulator, inspect, sim_post
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from pasarela.api.errors import status_of
+from pasarela.core.errors import PasarelaError
 from pasarela.core.outcomes import State
 from pasarela.ledger.models import Document, Event, Job, ProviderCall
-from pasarela.operations import OperationError
 from pasarela.providers.bo.cooplan import flow, report
 from pasarela.providers.bo.cooplan.client import PROCESS_TOKENS, client_for
 from pasarela.providers.bo.cooplan.config import SIM_CODSEGURIDAD, SIM_PWD
@@ -55,9 +56,9 @@ def test_pay_records_a_paid_document(rt: Runtime, sim: str) -> None:
 
 
 def test_wrong_amount_is_refused_before_paying_and_recorded(rt: Runtime, sim: str) -> None:
-    with pytest.raises(OperationError) as err:
+    with pytest.raises(PasarelaError) as err:
         flow.pay(rt, "345", "202110", monto="100")
-    assert err.value.status == 422 and "no coincide" in err.value.message and "136.76" in err.value.message
+    assert status_of(err.value) == 422 and "no coincide" in err.value.message and "136.76" in err.value.message
     assert _calls(rt, "realizarpago") == [] and _docs(rt) == []
     with rt.db.transaction() as session:
         [event] = session.scalars(select(Event).where(Event.source == "cooplan"))
@@ -71,7 +72,7 @@ def test_bad_input_is_a_clear_error_not_a_crash(rt: Runtime, sim: str) -> None:
         ("999", "202110", "No existe el contrato"),
         ("345", "202001", "no tiene deuda pendiente del periodo 202001"),
     ]:
-        with pytest.raises(OperationError, match=expected):
+        with pytest.raises(PasarelaError, match=expected):
             flow.pay(rt, contrato, periodo)
     with rt.db.transaction() as session:
         reasons = [e.reason for e in session.scalars(select(Event).where(Event.status == "rejected"))]
@@ -80,9 +81,10 @@ def test_bad_input_is_a_clear_error_not_a_crash(rt: Runtime, sim: str) -> None:
 
 def test_same_payment_twice_is_one_payment(rt: Runtime, sim: str) -> None:
     first = flow.pay(rt, "345", "202110")
-    with pytest.raises(OperationError) as err:
+    with pytest.raises(PasarelaError) as err:
         flow.pay(rt, "345", "202110")
-    assert err.value.status == 409 and "ya fue pagada" in err.value.message and str(first["id"]) in err.value.message
+    assert status_of(err.value) == 409
+    assert "ya fue pagada" in err.value.message and str(first["id"]) in err.value.message
     assert len(inspect(sim)["collections"]) == 1 and len(_docs(rt)) == 1
 
 
@@ -102,7 +104,7 @@ def test_dropped_response_without_report_rows_waits_for_the_cashier(rt: Runtime)
         sim_post(sim, "_drop", {"operation": "realizarpago"})
         doubtful = flow.pay(rt, "315", "202110")
         assert doubtful["estado"] == State.IN_DOUBT and "confirme con Cooplan" in doubtful["motivo"]
-        with pytest.raises(OperationError, match="in_doubt"):  # nobody pays it again meanwhile
+        with pytest.raises(PasarelaError, match="in_doubt"):  # nobody pays it again meanwhile
             flow.pay(rt, "315", "202110")
         [collection] = inspect(sim)["collections"].values()
         flow.resolve(rt, doubtful["id"], {"action": "issued", "provider_ref": collection["IdCobranza"]})
@@ -128,7 +130,7 @@ def test_two_cashiers_paying_the_same_debt_at_once(rt: Runtime, sim: str) -> Non
     def cashier(name: str) -> None:
         try:
             outcomes[name] = flow.pay(rt, "402", "202110", cajero=name)
-        except OperationError as exc:
+        except PasarelaError as exc:
             outcomes[name] = exc
 
     threads = [threading.Thread(target=cashier, args=(n,)) for n in ("caja-a", "caja-b")]
@@ -137,9 +139,9 @@ def test_two_cashiers_paying_the_same_debt_at_once(rt: Runtime, sim: str) -> Non
     for t in threads:
         t.join(60)
     paid = [v for v in outcomes.values() if isinstance(v, dict)]
-    refused = [v for v in outcomes.values() if isinstance(v, OperationError)]
+    refused = [v for v in outcomes.values() if isinstance(v, PasarelaError)]
     assert len(paid) == 1 and paid[0]["estado"] == flow.PAID and len(refused) == 1
-    assert refused[0].status == 409 and (
+    assert status_of(refused[0]) == 409 and (
         "pagando esta deuda" in refused[0].message or "ya fue pagada" in refused[0].message
     )
     assert len(inspect(sim)["collections"]) == 1 and len(_docs(rt)) == 1
@@ -150,7 +152,7 @@ def test_reverse_restores_the_debt_never_twice_and_allows_paying_again(rt: Runti
     sim_post(sim, "_drop", {"operation": "revertirpago"})  # even with its answer lost
     done = flow.reverse(rt, paid["id"], cajero="caja-b")
     assert done["reversal"]["estado"] == flow.REVERSED and done["payment"]["estado"] == flow.REVERSED
-    with pytest.raises(OperationError, match="no se revierte dos veces"):
+    with pytest.raises(PasarelaError, match="no se revierte dos veces"):
         flow.reverse(rt, paid["id"])
     assert len(_calls(rt, "revertirpago")) == 1 and inspect(sim)["stats"]["reversals"] == 1
     again = flow.pay(rt, "345", "202111")  # the restored debt can be paid again: a new document
@@ -179,7 +181,7 @@ def test_print_and_daily_report_per_cashier(rt: Runtime, sim: str, tmp_path: Any
     flow.reverse(rt, b["id"], cajero="caja-b")
     printed = report.print_payment(rt, a["id"])
     assert printed["impresion"]["respuesta"].startswith("Transacción")
-    with pytest.raises(OperationError, match="solo se imprime"):
+    with pytest.raises(PasarelaError, match="solo se imprime"):
         report.print_payment(rt, b["id"])
     day = parse_fecha_pago(a["fecha_pago"]).date()
     data = report.report_with_provider(rt, day)

@@ -111,7 +111,7 @@ def test_bad_signature_and_oversized_body_are_refused_and_recorded(server: LiveS
         content=garbage,
         headers=signed_headers(garbage, "demo", _hooks_token(server)),
     )
-    assert answer.status_code == 422 and "order" in answer.json()["error"]
+    assert answer.status_code == 422 and "order" in answer.json()["error"]["message"]
     other = json.dumps(build_order(3004)).encode()
     ignored = httpx.post(
         f"{server.url}/webhooks/jumpseller/demo",

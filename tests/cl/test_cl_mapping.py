@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cl import rut as stdnum_rut
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.cl.facto.mapping import SkipOrder, build_document, choose_document_type
 from pasarela.providers.cl.facto.simulator import validate
 from pasarela.providers.cl.jumpseller.order import Order

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pasarela.core.outcomes import MaybeSent, SurelyNotSent
+from pasarela.core.errors import MaybeSent, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))

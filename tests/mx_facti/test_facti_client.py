@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from pasarela.core.outcomes import MaybeSent, SurelyNotSent
+from pasarela.core.errors import MaybeSent, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.mx.facti.client import FactiClient
 from pasarela.providers.mx.facti.errors import FactiAuthError, FactiRejected

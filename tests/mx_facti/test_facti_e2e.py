@@ -95,7 +95,7 @@ def test_readme_flow_request_clabe_mark_paid_ipn(server: Any) -> None:
         assert event.status == "accepted"
     with server.api() as api:
         deleted = api.delete(f"/api/mx/payments/{doc['id']}")
-    assert deleted.status_code == 409 and "pagada" in deleted.json()["error"]
+    assert deleted.status_code == 409 and "pagada" in deleted.json()["error"]["message"]
 
 
 def test_validation_idempotency_and_dropped_response(server: Any) -> None:
@@ -106,7 +106,7 @@ def test_validation_idempotency_and_dropped_response(server: Any) -> None:
             json={**PAYMENT, "folios": ["1", "2"], "total_amounts": ["100", "100"], "total_amount": "150"},
         )
         assert bad.status_code == 422
-        assert "no coincide con total_amount" in bad.json()["error"]
+        assert "no coincide con total_amount" in bad.json()["error"]["message"]
         assert sim(server, "/_inspect")["payments_count"] == 0  # never reached Facti
 
         first = create(api, folio="100", idempotency_key="pedido-100")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.mx.facti.client import envelope_ok, parse_body, php_form
 from pasarela.providers.mx.facti.mapping import build_new_request, idempotency_key, round_up_cents
 

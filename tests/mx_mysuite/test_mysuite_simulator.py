@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import serve_asgi
-from pasarela.core.outcomes import NeedsAttention
+from pasarela.core.errors import NeedsAttention
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.mx.mysuite.client import Fiel, MySuiteClient
 from pasarela.providers.mx.mysuite.config import PACKAGE_FIEL, TEST_FIEL_PASSWORD

@@ -156,7 +156,8 @@ def test_dropped_response_is_adopted_and_bad_input_recorded(pe_server: Any, rt: 
             },
         )
         assert bad.status_code == 422
-        assert "serie" in bad.json()["error"] or "DNI" in bad.json()["error"] or "lines" in bad.json()["error"]
+        message = bad.json()["error"]["message"]
+        assert "serie" in message or "DNI" in message or "lines" in message
         assert "Traceback" not in bad.text
     with rt.db.transaction() as session:
         events = list(session.scalars(select(Event).where(Event.status == "rejected")))

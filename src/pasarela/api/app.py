@@ -8,13 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from pasarela.api import errors as api_errors
 from pasarela.api.documents import router as documents_router
 from pasarela.core.simulator import DroppedResponse
-from pasarela.operations import OperationError
 from pasarela.plugins import plugins
 from pasarela.runtime import Runtime
 from pasarela.worker import WorkerPool
@@ -61,13 +59,7 @@ def create_app(rt: Runtime, *, workers: int | None = None) -> FastAPI:
     sys.setswitchinterval(float(rt.settings.get("server.gil_switch_interval", 0.0005)))
     logging.getLogger("uvicorn.error").addFilter(_QuietDroppedResponse())
 
-    @app.exception_handler(OperationError)
-    async def _operation_error(_: Request, exc: OperationError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid request", "details": _plain(exc.errors())}, status_code=422)
+    api_errors.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
@@ -86,12 +78,3 @@ def create_app(rt: Runtime, *, workers: int | None = None) -> FastAPI:
             if plugin.simulator is not None:
                 app.mount(f"/sim/{plugin.name}", plugin.simulator(rt.settings))
     return app
-
-
-def _plain(errors: Any) -> Any:
-    """Validation errors as plain JSON (pydantic may put exceptions in ``ctx``)."""
-    out = []
-    for error in errors:
-        item = {k: v for k, v in error.items() if k in ("loc", "msg", "type")}
-        out.append(item)
-    return out

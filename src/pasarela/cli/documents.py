@@ -10,9 +10,10 @@ import typer
 from sqlalchemy import select
 
 from pasarela.cli.common import console, fail, print_json, print_table, runtime, styled_state
+from pasarela.core.errors import PasarelaError
 from pasarela.ledger import service
 from pasarela.ledger.models import Artifact, Document
-from pasarela.operations import OperationError, document_dict, get_document, resolve_document, retry_document
+from pasarela.operations import document_dict, get_document, resolve_document, retry_document
 
 app = typer.Typer(help="Documents in the ledger: list, inspect, correct and retry, resolve.", no_args_is_help=True)
 
@@ -68,7 +69,7 @@ def show(
     """Show one document: data, state history, artifacts."""
     try:
         doc = get_document(runtime(), doc_id, with_calls=calls)
-    except OperationError as exc:
+    except PasarelaError as exc:
         fail(exc.message)
         return
     if as_json:
@@ -130,7 +131,7 @@ def retry(
     """Correct a document's data and queue it again (needs_attention, failed, skipped, rejected)."""
     try:
         doc = retry_document(runtime(), doc_id, _parse_sets(set_), actor="cli")
-    except OperationError as exc:
+    except PasarelaError as exc:
         fail(exc.message)
         return
     if as_json:
@@ -157,7 +158,7 @@ def resolve(
         fail("elige exactamente una: --folio N, --reissue, --skip o --lookup")
     try:
         doc = resolve_document(runtime(), doc_id, {"action": chosen[0], "provider_ref": folio, "note": note})
-    except OperationError as exc:
+    except PasarelaError as exc:
         fail(exc.message)
         return
     if as_json:

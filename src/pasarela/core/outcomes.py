@@ -1,4 +1,5 @@
-"""The outcome model every provider call is reduced to (DESIGN.md, "Outcome of a provider call")."""
+"""The outcome model every provider call is reduced to (DESIGN.md, "Outcome of a provider call").
+The errors that carry an outcome live in `pasarela.core.errors`."""
 
 from __future__ import annotations
 
@@ -48,51 +49,3 @@ class CallResult:
     provider_ref: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
-
-
-class ProviderError(Exception):
-    """Base of every error a provider client raises. ``message`` is safe to show and store."""
-
-    outcome: Outcome = Outcome.IN_DOUBT
-
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.details = details or {}
-
-    def to_result(self) -> CallResult:
-        return CallResult(self.outcome, reason=self.message, details={"error_code": self.code, **self.details})
-
-
-class SurelyNotSent(ProviderError):
-    """The provider surely did not act (connection refused, DNS, 429/503 before processing)."""
-
-    outcome = Outcome.RETRY
-
-
-class MaybeSent(ProviderError):
-    """The request may have reached the provider (read timeout, reset, 5xx after sending)."""
-
-    outcome = Outcome.IN_DOUBT
-
-
-class ProviderRejected(ProviderError):
-    """The provider said no for good; the data must change and a new document be made."""
-
-    outcome = Outcome.REJECTED
-
-
-class NeedsAttention(ProviderError):
-    """A person must act: fix the data, fix credentials, or finish something in the provider's portal."""
-
-    outcome = Outcome.NEEDS_ATTENTION
-
-
-class InvalidInput(ValueError):
-    """Our own validation failed before any call. ``field`` names what to fix."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from pasarela.core.outcomes import MaybeSent, SurelyNotSent
+from pasarela.core.errors import MaybeSent, SurelyNotSent
 from pasarela.core.redact import Redactor
 
 AUDIT_BODY_LIMIT = 64_000

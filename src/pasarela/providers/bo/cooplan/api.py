@@ -10,8 +10,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from pasarela.api.documents import bearer_auth
-from pasarela.core.outcomes import InvalidInput
-from pasarela.operations import OperationError
 from pasarela.providers.bo.cooplan import flow, mapping, report
 from pasarela.runtime import Runtime
 
@@ -66,10 +64,7 @@ def router(rt: Runtime) -> APIRouter:
         date: str = Query(..., description="AAAA-MM-DD"),
         format: str = Query("json", pattern="^(json|csv|pdf)$"),
     ) -> Any:
-        try:
-            day = mapping.check_fecha(date)
-        except InvalidInput as exc:
-            raise OperationError(exc.message, 422) from exc
+        day = mapping.check_fecha(date)
         data = report.report_with_provider(rt, day)
         if format == "csv":
             return Response(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from pasarela.cli.common import console, fail, print_json, print_table, runtime
-from pasarela.operations import OperationError
+from pasarela.core.errors import PasarelaError
 from pasarela.providers.bo.cooplan import assumptions as A
 from pasarela.providers.bo.cooplan import flow, mapping, report
 
@@ -23,7 +23,7 @@ def _run(what: str, fn: Callable[[], T]) -> T:
     try:
         with console.status(what):
             return fn()
-    except OperationError as exc:
+    except PasarelaError as exc:
         fail(exc.message)
         raise  # unreachable: fail exits
 

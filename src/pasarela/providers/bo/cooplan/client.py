@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from pasarela.core.outcomes import MaybeSent, SurelyNotSent
+from pasarela.core.errors import MaybeSent, SurelyNotSent
 from pasarela.core.redact import MASK, Redactor
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.bo.cooplan import assumptions as A

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pasarela.core.outcomes import MaybeSent, NeedsAttention, ProviderRejected
+from pasarela.core.errors import MaybeSent, NeedsAttention, ProviderRejected
 
 
 class CooplanRefused(ProviderRejected):
@@ -25,7 +25,7 @@ class CooplanRefused(ProviderRejected):
         prefix = "Cooplan" if self.show_to_cashier else f"Cooplan rechazó {operation}"
         super().__init__(
             f"{prefix}: {text}",
-            code=f"cooplan:{self.error_code}",
+            provider_code=f"cooplan:{self.error_code}",
             details={
                 "operation": operation,
                 "message": self.provider_message,

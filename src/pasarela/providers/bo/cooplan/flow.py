@@ -19,10 +19,11 @@ from typing import Any, NoReturn, TypeVar
 from sqlalchemy import select
 
 from pasarela import flow as core_flow
-from pasarela.core.outcomes import CallResult, InvalidInput, Outcome, ProviderError, State
+from pasarela.core.errors import Conflict, InvalidInput, NotFound, PasarelaError, ProviderError
+from pasarela.core.outcomes import CallResult, Outcome, State
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job, utcnow
-from pasarela.operations import OperationError, resolve_with_reference
+from pasarela.operations import resolve_with_reference
 from pasarela.providers.bo.cooplan import assumptions as A
 from pasarela.providers.bo.cooplan import mapping
 from pasarela.providers.bo.cooplan.client import client_for
@@ -53,12 +54,11 @@ def provider_read(fn: Callable[[], T]) -> T:
     """Run a read against Cooplan; its errors become clear operator errors (never a 500)."""
     try:
         return fn()
-    except InvalidInput as exc:
-        raise OperationError(exc.message, 422) from exc
-    except CooplanRefused as exc:
-        raise OperationError(exc.message, 422) from exc
+    except CooplanRefused:
+        raise
     except ProviderError as exc:
-        raise OperationError(f"Cooplan no disponible: {exc.message}", 502) from exc
+        exc.message = f"Cooplan no disponible: {exc.message}"
+        raise
 
 
 def find_client(rt: Runtime, contrato: str) -> list[dict[str, Any]]:
@@ -81,33 +81,33 @@ def pay(
     monto: Decimal | str | None = None,
     cajero: str | None = None,
 ) -> dict[str, Any]:
-    """Pay one pending debt. Raises OperationError with the reason when it must not be paid."""
+    """Pay one pending debt. Raises a UserError with the reason when it must not be paid."""
     cajero = (cajero or CooplanConfig.from_settings(rt.settings).cajero).strip()
     request = {"contrato": contrato, "periodo": periodo, "factura": factura, "monto": monto, "cajero": cajero}
     try:
         contrato, periodo = mapping.check_contrato(contrato), mapping.check_periodo(periodo)
         amount = None if monto in (None, "") else mapping.parse_monto(monto)
     except InvalidInput as exc:
-        _refuse(rt, request, exc.message, 422)
+        _refuse(rt, request, exc)
     try:
         debts = list_debts(rt, contrato)
-    except OperationError as exc:
-        _refuse(rt, request, exc.message, exc.status)
+    except PasarelaError as exc:
+        _refuse(rt, request, exc)
     debt = mapping.find_debt(debts, periodo, factura)
     if debt is None:
-        _refuse(rt, request, _no_debt_message(rt, contrato, periodo, factura, debts), 409)
+        _refuse(rt, request, Conflict(_no_debt_message(rt, contrato, periodo, factura, debts)))
     try:
         mapping.check_amount(debt, amount)
     except InvalidInput as exc:
-        _refuse(rt, request, exc.message, 422)
+        _refuse(rt, request, exc)
     doc_id, created = _open_payment(rt, contrato, debt, cajero)
     if not created:
-        _refuse(rt, request, _busy_message(rt, doc_id), 409, doc_id)
+        _refuse(rt, request, Conflict(_busy_message(rt, doc_id)), doc_id)
     _send_inline(rt, doc_id, PAYMENT)
     return payment_view(rt, doc_id)
 
 
-def _refuse(rt: Runtime, request: dict[str, Any], message: str, status: int, doc_id: int | None = None) -> NoReturn:
+def _refuse(rt: Runtime, request: dict[str, Any], error: PasarelaError, doc_id: int | None = None) -> NoReturn:
     """Record the refused request with its reason, then tell the caller."""
     with rt.db.transaction() as session:
         service.record_event(
@@ -115,12 +115,12 @@ def _refuse(rt: Runtime, request: dict[str, Any], message: str, status: int, doc
             source=PROVIDER,
             kind=KIND_PAYMENT,
             status="rejected",
-            reason=message,
+            reason=error.message,
             source_ref=f"{request.get('contrato')}:{request.get('periodo')}",
             document_id=doc_id,
             body=json.dumps(request, default=str, ensure_ascii=False).encode(),
         )
-    raise OperationError(message, status)
+    raise error
 
 
 def _payment_ref(contrato: str, factura: str, periodo: str) -> str:
@@ -288,15 +288,15 @@ def reverse(rt: Runtime, payment_id: int, *, cajero: str | None = None) -> dict[
     with rt.db.transaction() as session:
         payment = _payment(session, payment_id)
         if payment.state == REVERSED:
-            raise OperationError(f"el pago {payment_id} ya fue revertido ({payment.reason}); no se revierte dos veces")
+            raise Conflict(f"el pago {payment_id} ya fue revertido ({payment.reason}); no se revierte dos veces")
         if payment.state != PAID:
-            raise OperationError(
+            raise Conflict(
                 f"el pago {payment_id} está en estado {payment.state}; solo se revierte un pago confirmado"
             )
         ref = f"{payment.provider_ref}"
         earlier = _docs(session, KIND_REVERSAL, ref)
         if earlier and earlier[0].state not in NEW_ATTEMPT_STATES:
-            raise OperationError(
+            raise Conflict(
                 f"la reversión del pago {payment_id} ya existe (documento {earlier[0].id}, estado {earlier[0].state})"
             )
         data = {
@@ -318,7 +318,7 @@ def reverse(rt: Runtime, payment_id: int, *, cajero: str | None = None) -> dict[
             reason=f"revirtiendo en caja {cajero}",
         )
         if not created:
-            raise OperationError(f"la reversión del pago {payment_id} ya está en curso (documento {doc.id})")
+            raise Conflict(f"la reversión del pago {payment_id} ya está en curso (documento {doc.id})")
         service.enqueue(session, JOB_REVERSAL_RECOVERY, document_id=doc.id, delay=RECOVERY_DELAY_SECONDS)
         reversal_id = doc.id
     _send_inline(rt, reversal_id, REVERSAL)
@@ -328,7 +328,7 @@ def reverse(rt: Runtime, payment_id: int, *, cajero: str | None = None) -> dict[
 def _payment(session: Any, payment_id: int) -> Document:
     doc = session.get(Document, payment_id)
     if doc is None or doc.provider != PROVIDER or doc.kind != KIND_PAYMENT:
-        raise OperationError(f"no existe el pago Cooplan {payment_id}", 404)
+        raise NotFound(f"no existe el pago Cooplan {payment_id}")
     return doc
 
 
@@ -448,9 +448,8 @@ def resolve(rt: Runtime, doc_id: int, request: dict[str, Any]) -> str:
         _recover(submitter)(rt, Job(kind="resolve", document_id=doc_id, attempts=1))
         return f"documento {doc_id} consultado en Cooplan"
     if request.get("action") == "reissue":
-        raise OperationError(
-            "un pago Cooplan no se reenvía desde aquí: use action=skip y cobre de nuevo con `bo pay`", 422
-        )
+        raise InvalidInput(
+            "un pago Cooplan no se reenvía desde aquí: use action=skip y cobre de nuevo con `bo pay`")
     message = resolve_with_reference(rt, doc_id, request, ref_label="id_cobranza")
     if submitter.on_issued is not None:
         submitter.on_issued(rt, doc_id)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.bo.cooplan import assumptions as A
 
 CENTAVO = Decimal("0.01")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pasarela.core.errors import Conflict
 from pasarela.ledger.models import Document
 from pasarela.providers.bo.cooplan import mapping
 from pasarela.providers.bo.cooplan.flow import KIND_PAYMENT, KIND_REVERSAL, PAID, PROVIDER, REVERSED
@@ -296,13 +297,12 @@ def report_pdf(report: dict[str, Any], comparison: dict[str, Any]) -> bytes:
 def print_payment(rt: Runtime, payment_id: int) -> dict[str, Any]:
     """imprimirfactura for a confirmed payment; keep Cooplan's answer and our receipt PDF."""
     from pasarela.ledger import service
-    from pasarela.operations import OperationError
     from pasarela.providers.bo.cooplan.client import client_for
     from pasarela.providers.bo.cooplan.flow import payment_view, provider_read
 
     payment = payment_view(rt, payment_id)
     if payment["estado"] != PAID:
-        raise OperationError(
+        raise Conflict(
             f"el pago {payment_id} está en estado {payment['estado']}; solo se imprime un pago confirmado"
         )
     client = client_for(rt, document_id=payment_id)
@@ -330,7 +330,7 @@ def print_payment(rt: Runtime, payment_id: int) -> dict[str, Any]:
 
 def report_with_provider(rt: Runtime, day: date) -> dict[str, Any]:
     """Our report plus Cooplan's reportecobranzas for the same day (an outage there does not hide ours)."""
-    from pasarela.core.outcomes import ProviderError
+    from pasarela.core.errors import ProviderError
     from pasarela.providers.bo.cooplan.client import client_for
 
     report = daily_report(rt, day)

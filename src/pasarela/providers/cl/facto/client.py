@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from lxml import etree
 
-from pasarela.core.outcomes import MaybeSent, NeedsAttention, SurelyNotSent
+from pasarela.core.errors import MaybeSent, NeedsAttention, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 from pasarela.core.xml import UnsafeXML, parse_xml
 from pasarela.providers.cl.facto.mapping import FactoDocument

@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pasarela.core.outcomes import CallResult, InvalidInput, NeedsAttention, Outcome, ProviderError
+from pasarela.core.errors import Conflict, InvalidInput, NeedsAttention, ProviderError
+from pasarela.core.outcomes import CallResult, Outcome
 from pasarela.flow import RetryJob, Submitter, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
-from pasarela.operations import OperationError, resolve_with_reference
+from pasarela.operations import resolve_with_reference
 from pasarela.providers.cl.facto import urls
 from pasarela.providers.cl.facto.client import FactoClient
 from pasarela.providers.cl.facto.mapping import CORRECTABLE, SkipOrder, build_document
@@ -119,9 +120,8 @@ def download_job(rt: Runtime, job: Job) -> None:
 
 def resolve(rt: Runtime, doc_id: int, request: dict[str, Any]) -> str:
     if request.get("action") == "lookup":
-        raise OperationError(
-            "Facto no ofrece consulta de documentos: revisa en facto.cl y usa --folio o --reissue", 400
-        )
+        raise Conflict(
+            "Facto no ofrece consulta de documentos: revisa en facto.cl y usa --folio o --reissue")
     return resolve_with_reference(rt, doc_id, request, ref_label="folio")
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.cl.jumpseller.order import Order, fold
 from pasarela.providers.cl.money import IVA_FACTOR, net_unit_price, round_clp
 from pasarela.providers.cl.rut import InvalidRut, normalize_rut

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from pasarela.core import strict_json
-from pasarela.core.outcomes import MaybeSent, NeedsAttention, SurelyNotSent
+from pasarela.core.errors import MaybeSent, NeedsAttention, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 
 PRODUCTION = "https://api.jumpseller.com/v1"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from fastapi import APIRouter, Query
 
-from pasarela.core.outcomes import ProviderError
+from pasarela.core.errors import NotFound, ProviderError
 from pasarela.ledger import service
 from pasarela.providers.cl.facto.flow import ISSUE_JOB
 from pasarela.providers.cl.jumpseller.api import JumpsellerClient, api_base
@@ -81,12 +81,10 @@ def router(rt: Runtime) -> APIRouter:
 
     @api.post("/reconcile", summary="Poll Jumpseller for paid orders and queue the ones without a document")
     def reconcile_endpoint(store: str | None = Query(None, description="Store code; all stores if omitted")) -> Any:
-        from starlette.responses import JSONResponse
-
         try:
             return {"stores": reconcile(rt, store)}
         except KeyError:
-            return JSONResponse({"error": f"tienda desconocida {store!r}"}, status_code=404)
+            raise NotFound(f"tienda desconocida {store!r}") from None
 
     return api
 

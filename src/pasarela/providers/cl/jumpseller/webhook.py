@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
+from pasarela.api.errors import HTTP_CODES, error_body
 from pasarela.core import strict_json
 from pasarela.ledger import service
 from pasarela.ledger.db import RawJSON
@@ -203,7 +204,7 @@ async def _record(
 
 
 def _answer(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse(error_body(HTTP_CODES.get(status, "error"), message), status_code=status)
 
 
 def _short(exc: Exception) -> str:

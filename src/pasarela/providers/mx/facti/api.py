@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pasarela.api.documents import bearer_auth
-from pasarela.core.outcomes import SETTLED_STATES, InvalidInput, MaybeSent, ProviderError, SurelyNotSent
+from pasarela.core.outcomes import SETTLED_STATES
 from pasarela.ledger import service
 from pasarela.ledger.models import Document
 from pasarela.operations import get_document
@@ -26,21 +26,8 @@ class ClabeRequest(BaseModel):
     payment_ways_id: list[int] = Field(default_factory=list)
 
 
-def provider_error_response(exc: ProviderError) -> JSONResponse:
-    status = 503 if isinstance(exc, SurelyNotSent) else 504 if isinstance(exc, MaybeSent) else 422
-    return JSONResponse(
-        {"error": exc.message, "code": exc.code, "facti_msg": exc.details.get("facti_msg")},
-        status_code=status,
-    )
-
-
 def _call(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except ProviderError as exc:
-        return provider_error_response(exc)
-    except InvalidInput as exc:
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=422)
+    return fn()
 
 
 def payment_view(doc_dict: dict[str, Any]) -> dict[str, Any]:
@@ -70,10 +57,7 @@ def api_router(rt: Runtime) -> APIRouter:
     @api.post("", status_code=201)
     def create(body: dict[str, Any], wait: float = Query(0, ge=0, le=60)) -> Any:
         """Create a payment request (Facti `new_request` fields; optional `idempotency_key`)."""
-        try:
-            doc, created = flow.create_payment_request(rt, body, idempotency_key=body.get("idempotency_key"))
-        except InvalidInput as exc:
-            return JSONResponse({"error": exc.message, "field": exc.field}, status_code=422)
+        doc, created = flow.create_payment_request(rt, body, idempotency_key=body.get("idempotency_key"))
         if wait:
             _wait(rt, doc.id, wait)
         out = payment_view(get_document(rt, doc.id))

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from pasarela.cli.common import console, fail, print_json, print_table, runtime, wait_settled
-from pasarela.core.outcomes import SETTLED_STATES, InvalidInput, ProviderError
+from pasarela.core.errors import InvalidInput, PasarelaError
+from pasarela.core.outcomes import SETTLED_STATES
 from pasarela.ledger import service
 from pasarela.ledger.models import Document
-from pasarela.operations import OperationError, get_document
+from pasarela.operations import get_document
 from pasarela.providers.mx.facti import flow
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -24,7 +25,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
         return fn()
     except InvalidInput as exc:
         fail(f"{exc.message}")
-    except (ProviderError, OperationError) as exc:
+    except PasarelaError as exc:
         fail(exc.message)
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from pasarela.core.outcomes import MaybeSent, SurelyNotSent
+from pasarela.core.errors import MaybeSent, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.mx.facti.errors import FactiBadResponse, error_from_msg
 from pasarela.providers.mx.identifiers import is_valid_clabe

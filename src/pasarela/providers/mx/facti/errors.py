@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pasarela.core.outcomes import MaybeSent, NeedsAttention, ProviderRejected
+from pasarela.core.errors import MaybeSent, NeedsAttention, ProviderRejected
 
 # Facti does not publish its error vocabulary [NF]: these words in `msg` mean the credentials are
 # wrong (a person must fix the configuration) rather than the request data.
@@ -25,5 +25,5 @@ def error_from_msg(operation: str, msg: str) -> FactiRejected | FactiAuthError:
     text = msg or "Facti respondió result=0 sin mensaje"
     message = f"Facti {operation}: {text}"
     if any(hint in text.lower() for hint in AUTH_ERROR_HINTS):
-        return FactiAuthError(message, code="auth", details={"facti_msg": text})
-    return FactiRejected(message, code="result_0", details={"facti_msg": text})
+        return FactiAuthError(message, provider_code="auth", details={"facti_msg": text})
+    return FactiRejected(message, provider_code="result_0", details={"facti_msg": text})

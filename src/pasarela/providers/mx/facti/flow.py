@@ -13,19 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from pasarela.core import strict_json
-from pasarela.core.outcomes import (
-    CallResult,
-    InvalidInput,
-    MaybeSent,
-    Outcome,
-    ProviderError,
-    State,
-    SurelyNotSent,
-)
+from pasarela.core.errors import Conflict, InvalidInput, MaybeSent, NotFound, ProviderError, SurelyNotSent
+from pasarela.core.outcomes import CallResult, Outcome, State
 from pasarela.flow import RetryJob, Submitter, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Event, Job
-from pasarela.operations import OperationError, resolve_with_reference
+from pasarela.operations import resolve_with_reference
 from pasarela.providers.mx.facti import mapping
 from pasarela.providers.mx.facti.client import FactiClient, Payment, PaymentRequestCreated
 from pasarela.providers.mx.facti.config import FactiSettings, facti_settings
@@ -445,17 +438,17 @@ def _issued_doc(rt: Runtime, doc_id: int) -> Document:
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         if doc is None or doc.provider != PROVIDER:
-            raise OperationError(f"solicitud de pago {doc_id} no existe", 404)
+            raise NotFound(f"solicitud de pago {doc_id} no existe")
         session.expunge(doc)
     if not doc.provider_ref or doc.kind != KIND:
-        raise OperationError(f"solicitud {doc_id} está en estado {doc.state}: aún no existe en Facti", 409)
+        raise Conflict(f"solicitud {doc_id} está en estado {doc.state}: aún no existe en Facti")
     return doc
 
 
 def delete_payment(rt: Runtime, doc_id: int) -> dict[str, Any]:
     doc = _issued_doc(rt, doc_id)
     if doc.state == PAID:
-        raise OperationError(f"solicitud {doc_id} ya está pagada; Facti solo elimina pendientes", 409)
+        raise Conflict(f"solicitud {doc_id} ya está pagada; Facti solo elimina pendientes")
     client_for(rt, doc_id).delete(settings_of(rt).company_id, int(doc.provider_ref or 0))
     with rt.db.transaction() as session:
         current = session.get(Document, doc_id)

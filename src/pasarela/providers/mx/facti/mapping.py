@@ -11,7 +11,7 @@ from datetime import date
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.mx.identifiers import InvalidRFC, validate_rfc
 
 CENT = Decimal("0.01")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from pasarela.api.documents import bearer_auth
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.mx.cfdi import query
 from pasarela.providers.mx.cfdi.store import MissingPackage
 from pasarela.providers.mx.mysuite import planner, views

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from pasarela.cli.common import console, fail, print_json, print_table, runtime
-from pasarela.core.outcomes import InvalidInput, ProviderError
+from pasarela.core.errors import InvalidInput, ProviderError
 from pasarela.providers.mx.cfdi import query
 from pasarela.providers.mx.mysuite import planner, views
 from pasarela.providers.mx.mysuite.config import load

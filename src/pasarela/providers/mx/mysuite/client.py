@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from pasarela.core.outcomes import MaybeSent, NeedsAttention, ProviderRejected, SurelyNotSent
+from pasarela.core.errors import MaybeSent, NeedsAttention, ProviderRejected, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
 from pasarela.core.xml import UnsafeXML, parse_xml
 from pasarela.providers.mx.mysuite import soap
@@ -213,8 +213,8 @@ class MySuiteClient:
         if answer.hint:
             message += f" ({answer.hint})"
         if answer.code in ("300", "302", "303", "304", "305", "FIEL", "AUTH"):
-            raise NeedsAttention(message, code=answer.code)
-        raise ProviderRejected(message, code=answer.code)
+            raise NeedsAttention(message, provider_code=answer.code)
+        raise ProviderRejected(message, provider_code=answer.code)
 
     @staticmethod
     def _xml(data: bytes) -> Any:

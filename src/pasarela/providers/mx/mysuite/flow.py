@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pasarela.core.outcomes import CallResult, Outcome, ProviderError, SurelyNotSent
+from pasarela.core.errors import ProviderError, SurelyNotSent
+from pasarela.core.outcomes import CallResult, Outcome
 from pasarela.flow import RetryJob, Submitter, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job

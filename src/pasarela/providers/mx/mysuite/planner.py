@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pasarela.core.outcomes import InvalidInput, State
+from pasarela.core.errors import InvalidInput
+from pasarela.core.outcomes import State
 from pasarela.ledger import service
 from pasarela.ledger.models import Document
 from pasarela.providers.mx.mysuite import transactions as tx

@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from pasarela.api.documents import bearer_auth
+from pasarela.api.errors import error_body
+from pasarela.core.errors import InvalidInput, NotFound
 from pasarela.ledger.models import Document
-from pasarela.operations import OperationError, get_document
+from pasarela.operations import get_document
 from pasarela.providers.pe.bizlinks import delivery, flow
 from pasarela.providers.pe.bizlinks.config import pe_config
 from pasarela.providers.pe.bizlinks.ledger import PROVIDER, create_document
@@ -35,17 +37,18 @@ def router(rt: Runtime) -> APIRouter:
         try:
             payload = await request.json()
         except ValueError:
-            return JSONResponse({"error": "el cuerpo debe ser JSON"}, status_code=400)
+            raise InvalidInput("el cuerpo debe ser JSON") from None
         items = payload if isinstance(payload, list) else [payload]
         if not items:
-            return JSONResponse({"error": "lista vacía"}, status_code=422)
+            raise InvalidInput("lista vacía")
         config = pe_config(rt.settings)
         results = [create_document(rt, config, item).as_dict() for item in items]
         failed = [r for r in results if not r.get("ok")]
         status = 202 if not failed else 422
         if isinstance(payload, dict):
             return JSONResponse(
-                results[0] if results[0].get("ok") else {"error": results[0]["error"]}, status_code=status
+                results[0] if results[0].get("ok") else error_body("invalid_input", results[0]["error"]),
+                status_code=status,
             )
         return JSONResponse({"documents": results, "errors": len(failed)}, status_code=status)
 
@@ -76,4 +79,4 @@ def _check_pe(rt: Runtime, doc_id: int) -> None:
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         if doc is None or doc.provider != PROVIDER or doc.kind in ("pe-RC", "pe-RA"):
-            raise OperationError(f"documento {doc_id} no es un comprobante peruano", 404)
+            raise NotFound(f"documento {doc_id} no es un comprobante peruano")

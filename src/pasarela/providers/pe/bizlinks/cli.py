@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from pasarela.cli.common import console, fail, print_json, print_table, runtime, wait_settled
-from pasarela.operations import OperationError, get_document
+from pasarela.core.errors import PasarelaError
+from pasarela.operations import get_document
 
 SETTLED = {"issued", "rejected", "needs_attention", "failed", "skipped", "voided"}
 
@@ -109,7 +110,7 @@ def _summary_command(
     rt = runtime()
     try:
         created = action(rt)
-    except OperationError as exc:
+    except PasarelaError as exc:
         fail(exc.message)
     doc_id = int(created["document_id"])
     if wait:

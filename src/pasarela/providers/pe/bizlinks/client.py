@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from pasarela.core.outcomes import MaybeSent
+from pasarela.core.errors import MaybeSent
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.pe.bizlinks import soap
 from pasarela.providers.pe.bizlinks.errors import BizlinksFault

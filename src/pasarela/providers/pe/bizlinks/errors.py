@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pasarela.core.outcomes import Outcome, ProviderError
+from pasarela.core.errors import ProviderError
+from pasarela.core.outcomes import Outcome
 from pasarela.providers.pe.ubl import codes
 
 
@@ -12,7 +13,7 @@ class BizlinksFault(ProviderError):
     def __init__(self, code: int | None, message: str):
         self.sunat_code = code
         text = f"{code:04d} - {message}" if code is not None else message
-        super().__init__(text, code=f"{code:04d}" if code is not None else None)
+        super().__init__(text, provider_code=f"{code:04d}" if code is not None else None)
         self.outcome = outcome_of_fault(code)
 
     @property

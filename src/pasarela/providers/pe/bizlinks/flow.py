@@ -7,7 +7,8 @@ import logging
 from datetime import date
 from typing import Any
 
-from pasarela.core.outcomes import CallResult, Outcome, ProviderError, State
+from pasarela.core.errors import Conflict, InvalidInput, NotFound, ProviderError
+from pasarela.core.outcomes import CallResult, Outcome, State
 from pasarela.flow import RetryJob, Submitter, apply_result, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
@@ -297,19 +298,18 @@ def handle_job(rt: Runtime, job: Job) -> None:
 
 def void_document(rt: Runtime, doc_id: int, reason: str) -> dict[str, Any]:
     """RA for facturas and their notes; RC with ConditionCode 3 for boletas and theirs."""
-    from pasarela.operations import OperationError
     from pasarela.providers.pe.bizlinks.ledger import create_summary
 
     config = pe_config(rt.settings)
     reason = reason.strip()
     if not reason:
-        raise OperationError("indica el motivo de la anulación (--reason)", 422)
+        raise InvalidInput("indica el motivo de la anulación (--reason)")
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         if doc is None or doc.provider != PROVIDER or doc.kind in SUMMARY_KINDS:
-            raise OperationError(f"documento {doc_id} no es un comprobante peruano", 404)
+            raise NotFound(f"documento {doc_id} no es un comprobante peruano")
         if doc.state != State.ISSUED:
-            raise OperationError(
+            raise Conflict(
                 f"documento {doc_id} está en estado {doc.state}; solo se anula un comprobante emitido (issued)"
             )
         data, result = dict(doc.data), dict(doc.result or {})
@@ -334,7 +334,6 @@ def daily_summary(rt: Runtime, day: date) -> dict[str, Any]:
     """RC informing every issued boleta (and B-series note) of a day not yet in a summary."""
     from sqlalchemy import select
 
-    from pasarela.operations import OperationError
     from pasarela.providers.pe.bizlinks.ledger import create_summary
 
     config = pe_config(rt.settings)
@@ -358,6 +357,6 @@ def daily_summary(rt: Runtime, day: date) -> dict[str, Any]:
             items.append(mapping.summary_item(data, doc.result or {}, "1"))
             targets.append([doc.id, "1"])
     if not items:
-        raise OperationError(f"no hay boletas emitidas el {day.isoformat()} pendientes de resumen", 404)
+        raise NotFound(f"no hay boletas emitidas el {day.isoformat()} pendientes de resumen")
     key = f"pe:{config.ruc}:rc:{day.isoformat()}:" + ",".join(str(t[0]) for t in targets)
     return create_summary(rt, config, "RC", day, {"items": items, "targets": targets}, key).as_dict()

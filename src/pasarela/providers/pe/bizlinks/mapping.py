@@ -7,7 +7,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from pasarela.core.outcomes import InvalidInput
+from pasarela.core.errors import InvalidInput
 from pasarela.providers.pe.bizlinks.config import PeConfig, cached_credential
 from pasarela.providers.pe.ubl import builder
 from pasarela.providers.pe.ubl.cdr import zip_one
