@@ -160,6 +160,7 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.log_path = home / "server.log"
+        self.server_env: dict[str, str] = {}
 
     @property
     def api_token(self) -> str:
@@ -171,6 +172,7 @@ class LiveServer:
         return env
 
     def start(self, workers: int | None = None, **env: str) -> LiveServer:
+        self.server_env = env  # workers started later run with the same configuration
         args = [sys.executable, "-m", "pasarela", "serve", "--port", str(self.port)]
         if workers is not None:
             args += ["--workers", str(workers)]
@@ -192,11 +194,12 @@ class LiveServer:
             time.sleep(0.1)
         raise RuntimeError(f"server not ready: {self.log_path.read_text()[-3000:]}")
 
-    def start_worker(self, threads: int = 2, **env: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, threads: int = 2, only: tuple[str, ...] = (), **env: str) -> subprocess.Popen[bytes]:
         log = open(self.home / f"worker-{len(self.workers)}.log", "ab")  # noqa: SIM115
+        only_args = [arg for kind in only for arg in ("--only", kind)]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pasarela", "worker", "--threads", str(threads)],
-            env=self.env(**env),
+            [sys.executable, "-m", "pasarela", "worker", "--threads", str(threads), *only_args],
+            env=self.env(**{**self.server_env, **env}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -1,5 +1,10 @@
 """The one submission path every provider uses: commit `submitting` before the call, classify the
-outcome, and never resend something that may have been sent (DESIGN.md, "Exactly one document")."""
+outcome, and never resend something that may have been sent (DESIGN.md, "Exactly one document").
+
+Follow-ups (download the files, mail the customer, poll, mark paid…) are never run after the commit
+in memory: a submitter's ``on_issued`` runs *inside* the transaction that records the issue and writes
+them as jobs (the outbox), so a crash between the two cannot lose them. Their handlers are idempotent.
+A person's "it was issued" (`documents resolve`) runs the same hook (see `record_issued`)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from pasarela.core.errors import InvalidInput, ProviderError
 from pasarela.core.outcomes import CallResult, Outcome, State
@@ -34,7 +41,8 @@ class Submitter:
     lookup(runtime, doc) -> CallResult | None: ask the provider what happened to a document that
         may have been sent. None means "the provider says it never got it" (safe to send).
         Leave unset where the provider has no lookup: in_doubt then waits for a person.
-    on_issued(runtime, doc_id): follow-up work after issuing (download artifacts, email…).
+    on_issued(session, doc): runs inside the transaction that records the issue: write the follow-up
+        jobs here (`follow_up`) or further ledger changes (e.g. issued → paid); never call a provider.
     prepare(runtime, doc) -> request | CallResult: build the request BEFORE `submitting` is committed.
         Raise InvalidInput, or return a CallResult (e.g. skipped), to settle the document without
         sending; any other exception is a failure of our own code on this data, also settled as
@@ -44,7 +52,7 @@ class Submitter:
 
     submit: Callable[[Runtime, Document], CallResult]
     lookup: Callable[[Runtime, Document], CallResult | None] | None = None
-    on_issued: Callable[[Runtime, int], None] | None = None
+    on_issued: Callable[[Session, Document], None] | None = None
     prepare: Callable[[Runtime, Document], Any] | None = None
 
 
@@ -146,13 +154,23 @@ def apply_result(rt: Runtime, doc_id: int, result: CallResult, submitter: Submit
             service.transition(session, doc, State.QUEUED, result.reason)
         else:
             service.transition(session, doc, str(result.outcome), result.reason)
+        if result.outcome == Outcome.ISSUED:
+            record_issued(session, doc, submitter)
     if result.outcome == Outcome.RETRY:
         raise RetryJob(result.reason, result.retry_after)
-    if result.outcome == Outcome.ISSUED and submitter and submitter.on_issued:
-        try:
-            submitter.on_issued(rt, doc_id)
-        except Exception:  # noqa: BLE001 - the document is issued; follow-up work must not undo that
-            log.exception("on_issued follow-up failed for document %s", doc_id)
+
+
+def record_issued(session: Session, doc: Document, submitter: Submitter | None) -> None:
+    """Write what follows an issue (the outbox) in the caller's transaction — the one that records it."""
+    if submitter is not None and submitter.on_issued is not None:
+        submitter.on_issued(session, doc)
+
+
+def follow_up(session: Session, doc: Document, kind: str, *, delay: float = 0.0, max_attempts: int = 8,
+              payload: dict[str, Any] | None = None) -> None:
+    """Queue a follow-up job for ``doc`` unless one of that kind is already waiting or running."""
+    if service.pending_job(session, doc.id, kind) is None:
+        service.enqueue(session, kind, document_id=doc.id, delay=delay, max_attempts=max_attempts, payload=payload)
 
 
 def _resolve_in_doubt(rt: Runtime, doc_id: int, submitter: Submitter) -> None:

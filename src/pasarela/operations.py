@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from pasarela.core.errors import Conflict, InvalidInput, NotFound
 from pasarela.core.outcomes import State
+from pasarela.flow import record_issued
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, ProviderCall
 from pasarela.plugins import plugin_for
@@ -139,7 +140,13 @@ def resolve_document(rt: Runtime, doc_id: int, request: dict[str, Any]) -> dict[
 
 
 def resolve_with_reference(
-    rt: Runtime, doc_id: int, request: dict[str, Any], *, ref_label: str = "folio", issued_state: str = State.ISSUED
+    rt: Runtime,
+    doc_id: int,
+    request: dict[str, Any],
+    *,
+    ref_label: str = "folio",
+    issued_state: str = State.ISSUED,
+    details: dict[str, Any] | None = None,
 ) -> str:
     """Generic manual resolution for an in-doubt document.
 
@@ -162,10 +169,11 @@ def resolve_with_reference(
             if not ref:
                 raise InvalidInput(f"falta provider_ref ({ref_label} visto en el proveedor)")
             doc.provider_ref = ref
-            doc.result = {**(doc.result or {}), ref_label: ref, "resolved_manually": True}
+            doc.result = {**(doc.result or {}), **(details or {}), ref_label: ref, "resolved_manually": True}
             service.transition(
                 session, doc, issued_state, f"resuelto por operador: {ref_label} {ref} {note}".strip(), "operator"
             )
+            record_issued(session, doc, plugin_for(doc.provider).submitter_for(doc.kind))
             return f"documento {doc_id} marcado emitido con {ref_label} {ref}"
         if action == "reissue":
             plugin = plugin_for(doc.provider)

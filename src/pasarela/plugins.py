@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from pasarela.flow import Submitter
     from pasarela.ledger.models import Document, Job
     from pasarela.runtime import Runtime
 
@@ -46,10 +47,18 @@ class ProviderPlugin:
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     # The job kind that (re)submits a document of this provider, used by `documents retry`.
     submit_job: str | None = None
+    # How each document kind is submitted (key: Document.kind, "*" for every kind): `documents resolve`
+    # runs the same in-transaction follow-ups (Submitter.on_issued) as a normal issue. A zero-argument
+    # callable returning that dict keeps the provider's flow module unimported until it is needed.
+    submitters: dict[str, Submitter] | Callable[[], dict[str, Submitter]] = field(default_factory=dict)
     # Called by `documents resolve`: (runtime, document id, request dict) -> message.
     resolve: Callable[[Runtime, int, dict[str, Any]], str] | None = None
     # Called after an operator corrected data: (runtime, document) -> error text or "" if fine.
     validate_overrides: Callable[[Runtime, Document], str] | None = None
+
+    def submitter_for(self, kind: str) -> Submitter | None:
+        table = self.submitters() if callable(self.submitters) else self.submitters
+        return table.get(kind) or table.get("*")
 
 
 @cache

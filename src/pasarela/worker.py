@@ -10,6 +10,7 @@ import time
 import traceback
 import uuid
 
+from pasarela.core.errors import InvalidInput
 from pasarela.flow import RetryJob, mark_failed
 from pasarela.ledger import service
 from pasarela.ledger.models import Job
@@ -20,12 +21,13 @@ log = logging.getLogger("pasarela.worker")
 
 
 class Worker:
-    def __init__(self, rt: Runtime, name: str | None = None):
+    def __init__(self, rt: Runtime, name: str | None = None, kinds: list[str] | None = None):
         self.rt = rt
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = float(rt.settings.get("worker.lease_seconds", 60))
         self.poll_interval = float(rt.settings.get("worker.poll_interval", 0.2))
-        self.handlers = job_handlers()
+        # `kinds`: only these job kinds (a dedicated pool, e.g. submissions apart from downloads).
+        self.handlers = {k: h for k, h in job_handlers().items() if not kinds or k in kinds}
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -88,8 +90,12 @@ class Worker:
 class WorkerPool:
     """Threads in this process, each a Worker (the API's in-process pool, or `pasarela worker`)."""
 
-    def __init__(self, rt: Runtime, threads: int):
-        self.workers = [Worker(rt) for _ in range(threads)]
+    def __init__(self, rt: Runtime, threads: int, kinds: list[str] | None = None):
+        unknown = set(kinds or ()) - set(job_handlers())
+        if unknown:
+            known, asked = ", ".join(sorted(job_handlers())), ", ".join(sorted(unknown))
+            raise InvalidInput(f"tipos de trabajo desconocidos: {asked} (conocidos: {known})", "only")
+        self.workers = [Worker(rt, kinds=kinds) for _ in range(threads)]
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:

@@ -35,6 +35,7 @@ class RetryRequest(BaseModel):
 class ResolveRequest(BaseModel):
     action: str = Field("", description="issued (with provider_ref) | reissue | skip | lookup")
     provider_ref: str | None = Field(None, description="The provider's reference (e.g. Facto folio)")
+    links: dict[str, str] = Field(default_factory=dict, description="Facto: file links seen at facto.cl")
     note: str = ""
 
 

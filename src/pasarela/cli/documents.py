@@ -150,6 +150,9 @@ def resolve(
     skip: Annotated[bool, typer.Option(help="Issue nothing for it")] = False,
     lookup: Annotated[bool, typer.Option(help="Ask the provider (where it has a lookup)")] = False,
     note: Annotated[str, typer.Option(help="Why, for the history")] = "",
+    link: Annotated[
+        list[str], typer.Option("--link", help="Facto: enlace visto en facto.cl, p. ej. dte_pdf=https://… (repetible)")
+    ] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
     """Decide what happened to an in-doubt document."""
@@ -157,7 +160,8 @@ def resolve(
     if len(chosen) != 1:
         fail("elige exactamente una: --folio N, --reissue, --skip o --lookup")
     try:
-        doc = resolve_document(runtime(), doc_id, {"action": chosen[0], "provider_ref": folio, "note": note})
+        request = {"action": chosen[0], "provider_ref": folio, "note": note, "links": _parse_sets(link)}
+        doc = resolve_document(runtime(), doc_id, request)
     except PasarelaError as exc:
         fail(exc.message)
         return

@@ -9,6 +9,7 @@ import typer
 
 from pasarela.cli import documents as documents_cli
 from pasarela.cli.common import console, fail, runtime
+from pasarela.core.errors import PasarelaError
 from pasarela.plugins import plugins
 
 app = typer.Typer(
@@ -62,6 +63,9 @@ def serve(
 @app.command()
 def worker(
     threads: Annotated[int, typer.Option(help="Worker threads in this process")] = 2,
+    only: Annotated[
+        list[str], typer.Option("--only", help="Solo estos tipos de trabajo (repetible), p. ej. facto.issue")
+    ] = [],  # noqa: B006
 ) -> None:
     """Run workers alone (more processes or machines sharing one PostgreSQL ledger)."""
     import signal
@@ -71,7 +75,10 @@ def worker(
 
     _configure_logging()
     rt = runtime()
-    pool = WorkerPool(rt, threads)
+    try:
+        pool = WorkerPool(rt, threads, kinds=only or None)
+    except PasarelaError as exc:
+        fail(exc.message)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pasarela import flow as core_flow
 from pasarela.core.errors import Conflict, InvalidInput, NotFound, PasarelaError, ProviderError
@@ -270,11 +271,10 @@ def _candidate_days(doc: Document) -> list[date]:
     return sorted(set(days))
 
 
-def on_paid(rt: Runtime, doc_id: int) -> None:
-    with rt.db.transaction() as session:
-        doc = session.get(Document, doc_id)
-        if doc is not None and doc.state == State.ISSUED:
-            service.transition(session, doc, PAID, f"pagado en Cooplan: IdCobranza {doc.provider_ref}")
+def on_paid(session: Session, doc: Document) -> None:
+    """In the transaction that records the payment: issued is paid at once (never a window between)."""
+    if doc.state == State.ISSUED:
+        service.transition(session, doc, PAID, f"pagado en Cooplan: IdCobranza {doc.provider_ref}")
 
 
 PAYMENT = core_flow.Submitter(submit=submit_payment, lookup=lookup_payment, on_issued=on_paid)
@@ -357,16 +357,15 @@ def lookup_reversal(rt: Runtime, doc: Document) -> CallResult | None:
     )
 
 
-def on_reversed(rt: Runtime, doc_id: int) -> None:
-    with rt.db.transaction() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None or doc.state != State.ISSUED:
-            return
-        service.transition(session, doc, REVERSED, f"revertido en Cooplan: IdCobranza {doc.provider_ref}")
-        payment = session.get(Document, int(doc.data["payment_id"]))
-        if payment is not None and payment.state == PAID:
-            payment.result = {**(payment.result or {}), "reversal_id": doc.id}
-            service.transition(session, payment, REVERSED, f"revertido por el documento {doc.id}")
+def on_reversed(session: Session, doc: Document) -> None:
+    """In the transaction that records the reversal: the reversal and its payment both end reversed."""
+    if doc.state != State.ISSUED:
+        return
+    service.transition(session, doc, REVERSED, f"revertido en Cooplan: IdCobranza {doc.provider_ref}")
+    payment = session.get(Document, int(doc.data["payment_id"]))
+    if payment is not None and payment.state == PAID:
+        payment.result = {**(payment.result or {}), "reversal_id": doc.id}
+        service.transition(session, payment, REVERSED, f"revertido por el documento {doc.id}")
 
 
 REVERSAL = core_flow.Submitter(submit=submit_reversal, lookup=lookup_reversal, on_issued=on_reversed)
@@ -450,10 +449,7 @@ def resolve(rt: Runtime, doc_id: int, request: dict[str, Any]) -> str:
     if request.get("action") == "reissue":
         raise InvalidInput(
             "un pago Cooplan no se reenvía desde aquí: use action=skip y cobre de nuevo con `bo pay`")
-    message = resolve_with_reference(rt, doc_id, request, ref_label="id_cobranza")
-    if submitter.on_issued is not None:
-        submitter.on_issued(rt, doc_id)
-    return message
+    return resolve_with_reference(rt, doc_id, request, ref_label="id_cobranza")
 
 
 # --- views ---------------------------------------------------------------------------------------------

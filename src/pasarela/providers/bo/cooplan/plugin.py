@@ -32,5 +32,6 @@ PLUGIN = ProviderPlugin(
     startup_hint=_hint,
     job_handlers=flow.JOB_HANDLERS,
     submit_job=None,  # a payment is never re-sent by `documents retry`: the cashier pays again
+    submitters={flow.KIND_PAYMENT: flow.PAYMENT, flow.KIND_REVERSAL: flow.REVERSAL},
     resolve=flow.resolve,
 )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from pasarela.core.errors import Conflict, InvalidInput, NeedsAttention, ProviderError
 from pasarela.core.outcomes import CallResult, Outcome
-from pasarela.flow import RetryJob, Submitter, run_submission
+from pasarela.flow import RetryJob, Submitter, follow_up, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
 from pasarela.operations import resolve_with_reference
@@ -80,9 +81,9 @@ def submit(rt: Runtime, doc: Document) -> CallResult:
     return CallResult(Outcome.IN_DOUBT, reason=f"Facto respondió status desconocido {result.status}", details=details)
 
 
-def on_issued(rt: Runtime, doc_id: int) -> None:
-    with rt.db.transaction() as session:
-        service.enqueue(session, DOWNLOAD_JOB, document_id=doc_id, max_attempts=12)
+def on_issued(session: Session, doc: Document) -> None:
+    """Outbox: the files are fetched by a job written with the issue (Facto's links expire in 30 days)."""
+    follow_up(session, doc, DOWNLOAD_JOB, max_attempts=12)
 
 
 SUBMITTER = Submitter(prepare=prepare, submit=submit, lookup=None, on_issued=on_issued)  # Facto has no lookup
@@ -99,6 +100,10 @@ def download_job(rt: Runtime, job: Job) -> None:
         assert doc is not None
         links = dict((doc.result or {}).get("enlaces") or {})
         have = {a.name for a in doc.artifacts}
+        if not links:
+            # Issued by hand without Facto's links: nothing to fetch until a person adds them.
+            doc.result = {**(doc.result or {}), "archivos": "sin enlaces de Facto: agrégalos con `documents resolve`"}
+            return
         session.expunge(doc)
     shop = _store_of(rt, doc)
     client = client_for(rt, shop, doc.id)
@@ -119,10 +124,23 @@ def download_job(rt: Runtime, job: Job) -> None:
 
 
 def resolve(rt: Runtime, doc_id: int, request: dict[str, Any]) -> str:
+    """A person decides an in-doubt document; with "issued" they may paste the links seen at facto.cl."""
     if request.get("action") == "lookup":
-        raise Conflict(
-            "Facto no ofrece consulta de documentos: revisa en facto.cl y usa --folio o --reissue")
-    return resolve_with_reference(rt, doc_id, request, ref_label="folio")
+        raise Conflict("Facto no ofrece consulta de documentos: revisa en facto.cl y usa --folio o --reissue")
+    links = _checked_links(request.get("links") or {})
+    return resolve_with_reference(rt, doc_id, request, ref_label="folio", details={"enlaces": links} if links else None)
+
+
+def _checked_links(links: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, url in links.items():
+        name = "dte_pdfcedible" if key == "dte_pdf_cedible" else str(key)
+        if name not in ARTIFACTS:
+            raise InvalidInput(f"enlace desconocido {key!r} (válidos: {', '.join(ARTIFACTS)})", field=f"links.{key}")
+        if not str(url).startswith(("http://", "https://")):
+            raise InvalidInput(f"el enlace {key} debe ser una URL http(s)", field=f"links.{key}")
+        out[name] = str(url)
+    return out
 
 
 def validate_overrides(rt: Runtime, doc: Document) -> str:

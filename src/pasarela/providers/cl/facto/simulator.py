@@ -152,6 +152,8 @@ class FactoSimulator:
                     "identificador_externo_doc": d["encabezado"].get("identificador_externo_doc"),
                     "total_final": d["totales"].get("total_final"),
                     "created_at": d["created_at"],
+                    # What facto.cl's portal shows a person: the file links, relative to the simulator.
+                    "enlaces": links(d, ""),
                 }
                 for d in docs
             ],

@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pasarela.core import strict_json
 from pasarela.core.errors import Conflict, InvalidInput, MaybeSent, NotFound, ProviderError, SurelyNotSent
 from pasarela.core.outcomes import CallResult, Outcome, State
-from pasarela.flow import RetryJob, Submitter, run_submission
+from pasarela.flow import RetryJob, Submitter, follow_up, record_issued, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Event, Job
 from pasarela.operations import resolve_with_reference
@@ -30,6 +31,8 @@ KIND = "payment_request"
 UNMATCHED_KIND = "unmatched_payment"
 SUBMIT_JOB = "facti.submit"
 FORWARD_JOB = "facti.erp_forward"
+# The follow-up of an issue: the client's STP CLABE, and "paid" if Facti already has it so.
+AFTER_ISSUE_JOB = "facti.after_issue"
 IPN_SOURCE = "facti-ipn"
 PAID = "paid"
 DELETED = "deleted"
@@ -181,8 +184,19 @@ def lookup(rt: Runtime, doc: Document) -> CallResult | None:
     )
 
 
-def on_issued(rt: Runtime, doc_id: int) -> None:
-    """After a lookup the references are unknown: fetch the client's STP CLABE; settle if already paid."""
+def on_issued(session: Session, doc: Document) -> None:
+    """Outbox: what follows an issue is a job written with it."""
+    follow_up(session, doc, AFTER_ISSUE_JOB)
+
+
+def after_issue_job(rt: Runtime, job: Job) -> None:
+    assert job.document_id is not None
+    complete_references(rt, job.document_id)
+
+
+def complete_references(rt: Runtime, doc_id: int) -> None:
+    """After a lookup the references are unknown: fetch the client's STP CLABE; settle if already paid.
+    Idempotent: a CLABE already known is not asked again, and paid is only set once."""
     with rt.db.transaction() as session:
         doc = session.get(Document, doc_id)
         assert doc is not None
@@ -245,7 +259,7 @@ def resolve(rt: Runtime, doc_id: int, request: dict[str, Any]) -> str:
             doc.provider_ref = found.provider_ref
             doc.result = {**(doc.result or {}), **{k: v for k, v in found.details.items() if v is not None}}
             service.transition(session, doc, State.ISSUED, found.reason, "operator")
-        on_issued(rt, doc_id)
+            record_issued(session, doc, SUBMITTER)
         return found.reason
     return resolve_with_reference(rt, doc_id, request, ref_label="request_id")
 

@@ -22,8 +22,10 @@ PLUGIN = ProviderPlugin(
     routers=[api_router, webhook_router],
     cli_setup=setup,
     startup_hint=_hint,
-    job_handlers={flow.SUBMIT_JOB: flow.handle_submit, flow.FORWARD_JOB: flow.handle_erp_forward},
+    job_handlers={flow.SUBMIT_JOB: flow.handle_submit, flow.FORWARD_JOB: flow.handle_erp_forward,
+                  flow.AFTER_ISSUE_JOB: flow.after_issue_job},
     submit_job=flow.SUBMIT_JOB,
+    submitters={flow.KIND: flow.SUBMITTER},
     resolve=flow.resolve,
     validate_overrides=flow.validate_overrides,
 )

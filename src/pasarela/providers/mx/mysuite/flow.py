@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pasarela.core.errors import ProviderError, SurelyNotSent
 from pasarela.core.outcomes import CallResult, Outcome
-from pasarela.flow import RetryJob, Submitter, run_submission
+from pasarela.flow import RetryJob, Submitter, follow_up, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
 from pasarela.providers.mx.cfdi.store import CfdiStore, IngestReport
@@ -113,26 +114,24 @@ def _lookup(rt: Runtime, doc: Document) -> CallResult | None:
     return None
 
 
-def _on_registered(rt: Runtime, doc_id: int) -> None:
-    with rt.db.transaction() as session:
-        row = _row_for_document(session, doc_id)
-        if service.pending_job(session, doc_id, JOB_FOLLOW) is None:
-            service.enqueue(session, JOB_FOLLOW, document_id=doc_id, payload={"request_id": row.id},
-                            max_attempts=100_000)
+def _on_registered(session: Session, doc: Document) -> None:
+    """Outbox: following the SAT request (verify, download, ingest) is a job written with the registration."""
+    row = _row_for_document(session, doc.id)
+    follow_up(session, doc, JOB_FOLLOW, payload={"request_id": row.id}, max_attempts=100_000)
+
+
+SUBMITTER = Submitter(submit=_submit, lookup=_lookup, on_issued=_on_registered)
 
 
 def register_job(rt: Runtime, job: Job) -> None:
-    run_submission(rt, job, Submitter(submit=_submit, lookup=_lookup, on_issued=_on_registered))
+    run_submission(rt, job, SUBMITTER)
     with rt.db.transaction() as session:
         doc = session.get(Document, job.document_id)
         in_doubt = doc is not None and doc.state == "in_doubt"
-        registered_id = doc.id if doc is not None and doc.state == "issued" else None
         if doc is not None and doc.state in ("rejected", "needs_attention", "failed"):
             row = _row_for_document(session, doc.id)
             if row.state not in TERMINAL:
                 row.state, row.message = "rejected" if doc.state == "rejected" else "failed", doc.reason
-    if registered_id is not None:  # also after a crash between recording the registration and queueing
-        _on_registered(rt, registered_id)  # its follow-up (idempotent: one follow job per request)
     if in_doubt:
         # MYSuite has a lookup (the request list): ask it before anything is sent again.
         raise RetryJob("registro sin respuesta: se consulta la lista de MYSuite antes de reenviar", 1.0)

@@ -5,7 +5,7 @@ from pasarela.providers.mx.cfdi import models as _cfdi_models  # noqa: F401  (ta
 from pasarela.providers.mx.mysuite import models as _models  # noqa: F401
 from pasarela.providers.mx.mysuite.api import cfdi_router, requests_router
 from pasarela.providers.mx.mysuite.cli import setup
-from pasarela.providers.mx.mysuite.flow import follow_job, register_job
+from pasarela.providers.mx.mysuite.flow import SUBMITTER, follow_job, register_job
 from pasarela.providers.mx.mysuite.planner import JOB_FOLLOW, JOB_REGISTER
 
 
@@ -32,4 +32,5 @@ PLUGIN = ProviderPlugin(
     startup_hint=_hint,
     job_handlers={JOB_REGISTER: register_job, JOB_FOLLOW: follow_job},
     submit_job=JOB_REGISTER,
+    submitters={"sat_request": SUBMITTER},
 )

@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
+from pasarela.flow import RetryJob
 from pasarela.ledger import service
 from pasarela.ledger.models import Document
 from pasarela.providers.pe.bizlinks.config import pe_config
@@ -147,15 +148,17 @@ def after_issue(rt: Runtime, doc_id: int) -> None:
         email = (doc.data["input"].get("customer") or {}).get("email")
         xml_artifact = next((a for a in doc.artifacts if a.name.endswith(".xml") and not a.name.startswith("R-")), None)
         xml_path = Path(xml_artifact.path) if xml_artifact else None
+        already_mailed = bool((doc.result or {}).get("emailed_to"))
     host = str(rt.settings.get("smtp.host", ""))
-    if not email or not host or not pe_config(rt.settings)["email_documents"]:
-        return
+    if already_mailed or not email or not host or not pe_config(rt.settings)["email_documents"]:
+        return  # a second run of this follow-up sends no second mail
     try:
-        _send_mail(rt, email, name, pdf, xml_path)
-        _mark(rt, doc_id, {"emailed_to": email})
+        _send_mail(rt, doc_id, email, name, pdf, xml_path)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("correo de %s no enviado: %s", name, exc)
         _mark(rt, doc_id, {"email_error": f"{type(exc).__name__}: {exc}"})
+        raise RetryJob(f"correo de {name} no enviado: {type(exc).__name__}") from exc
+    _mark(rt, doc_id, {"emailed_to": email, "email_error": None})
 
 
 def _mark(rt: Runtime, doc_id: int, values: dict[str, Any]) -> None:
@@ -165,9 +168,11 @@ def _mark(rt: Runtime, doc_id: int, values: dict[str, Any]) -> None:
         doc.result = {**(doc.result or {}), **values}
 
 
-def _send_mail(rt: Runtime, to: str, pdf_name: str, pdf: bytes, xml_path: Path | None) -> None:
+def _send_mail(rt: Runtime, doc_id: int, to: str, pdf_name: str, pdf: bytes, xml_path: Path | None) -> None:
     config = pe_config(rt.settings)
     message = EmailMessage()
+    # One id per document: should a crash ever make us send twice, the mail reader sees the same message.
+    message["Message-ID"] = f"<pasarela-pe-{config.ruc}-{doc_id}@pasarela>"
     message["From"] = str(rt.settings.get("smtp.from", "pasarela@localhost"))
     message["To"] = to
     message["Subject"] = f"Comprobante electrónico {pdf_name[:-4]} - {config['name']}"

@@ -7,16 +7,18 @@ import logging
 from datetime import date
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from pasarela.core.errors import Conflict, InvalidInput, NotFound, ProviderError
 from pasarela.core.outcomes import CallResult, Outcome, State
-from pasarela.flow import RetryJob, Submitter, apply_result, run_submission
+from pasarela.flow import RetryJob, Submitter, apply_result, follow_up, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
 from pasarela.providers.pe.bizlinks import mapping
 from pasarela.providers.pe.bizlinks.client import BizlinksClient
 from pasarela.providers.pe.bizlinks.config import PeConfig, pe_config
 from pasarela.providers.pe.bizlinks.errors import BizlinksFault
-from pasarela.providers.pe.bizlinks.ledger import PROVIDER, SUMMARY_KINDS
+from pasarela.providers.pe.bizlinks.ledger import DELIVER_JOB, PROVIDER, SUMMARY_KINDS
 from pasarela.providers.pe.ubl import codes
 from pasarela.providers.pe.ubl.cdr import Cdr
 from pasarela.runtime import Runtime
@@ -148,10 +150,16 @@ def lookup(rt: Runtime, doc: Document) -> CallResult | None:
     )
 
 
-def on_issued(rt: Runtime, doc_id: int) -> None:
+def on_issued(session: Session, doc: Document) -> None:
+    """Outbox: the representación impresa and the customer's e-mail are a job written with the issue."""
+    follow_up(session, doc, DELIVER_JOB, max_attempts=12)
+
+
+def deliver_job(rt: Runtime, job: Job) -> None:
     from pasarela.providers.pe.bizlinks import delivery
 
-    delivery.after_issue(rt, doc_id)
+    assert job.document_id is not None
+    delivery.after_issue(rt, job.document_id)
 
 
 SUBMITTER = Submitter(submit=submit, lookup=lookup, on_issued=on_issued)

@@ -21,6 +21,8 @@ from pasarela.runtime import Runtime
 
 PROVIDER = "bizlinks"
 SEND_JOB = "pe.bizlinks.send"
+# The follow-up of an issue: representación impresa and the customer's e-mail (flow.on_issued).
+DELIVER_JOB = "pe.bizlinks.deliver"
 SUMMARY_KINDS = {"pe-RC", "pe-RA"}
 MAX_ATTEMPTS = 40  # ticket polling and in-doubt lookups need more than the default 8
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pasarela.plugins import ProviderPlugin
-from pasarela.providers.pe.bizlinks.ledger import SEND_JOB
+from pasarela.providers.pe.bizlinks.ledger import DELIVER_JOB, SEND_JOB
 
 
 def _simulator(settings: Any) -> Any:
@@ -32,6 +32,18 @@ def _handle(rt: Any, job: Any) -> None:
     handle_job(rt, job)
 
 
+def _deliver(rt: Any, job: Any) -> None:
+    from pasarela.providers.pe.bizlinks.flow import deliver_job
+
+    deliver_job(rt, job)
+
+
+def _submitters() -> dict[str, Any]:
+    from pasarela.providers.pe.bizlinks.flow import SUBMITTER
+
+    return {f"pe-{kind}": SUBMITTER for kind in ("01", "03", "07", "08")}
+
+
 def _resolve(rt: Any, doc_id: int, request: dict[str, Any]) -> str:
     from pasarela.operations import resolve_with_reference
 
@@ -49,7 +61,8 @@ PLUGIN = ProviderPlugin(
     routers=[_router],
     cli_setup=_cli,
     startup_hint=_hint,
-    job_handlers={SEND_JOB: _handle},
+    job_handlers={SEND_JOB: _handle, DELIVER_JOB: _deliver},
     submit_job=SEND_JOB,
+    submitters=_submitters,
     resolve=_resolve,
 )
