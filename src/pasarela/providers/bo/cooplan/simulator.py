@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 
 from pasarela.core.simulator import DroppedResponse, SimState, sim_state_path, simulator_app
 from pasarela.providers.bo.cooplan import assumptions as A
-from pasarela.providers.bo.cooplan.config import SimulatorConfig
+from pasarela.providers.bo.cooplan.config import simulator_config
 
 OK_TEXT = "Transacción realizada con éxito"
 FIRST_COBRANZA = 4224400
@@ -154,7 +154,7 @@ def _id(value: Any) -> str:
 
 
 def create_app(settings: Any = None) -> Any:
-    conf = SimulatorConfig.from_settings(settings)
+    conf = simulator_config(settings)
     state = SimState(sim_state_path(settings, "cooplan"), initial_state)
     drops = OperationDrops()
 
