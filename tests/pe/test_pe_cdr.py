@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pasarela.core import soap
 from pasarela.core.outcomes import Outcome
-from pasarela.providers.pe.bizlinks import soap
 from pasarela.providers.pe.bizlinks.errors import BizlinksFault
 from pasarela.providers.pe.ubl import codes
 from pasarela.providers.pe.ubl.cdr import CdrError, first_xml_in_zip, read_cdr, zip_one
@@ -79,24 +79,24 @@ def test_classification_ranges() -> None:
 
 
 def test_recorded_sendbill_response() -> None:
-    body = soap.parse_envelope((PE / "soap" / "bill_service_response_ok.xml").read_bytes())
-    assert soap.find_fault(body) is None
+    body = soap.body_of((PE / "soap" / "bill_service_response_ok.xml").read_bytes())
+    assert soap.fault_of(body) is None
     cdr = read_cdr(base64.b64decode(soap.child_text(body, "applicationResponse")))
     assert (cdr.code, cdr.reference_id) == (0, "F001-1")
     assert "ha sido aceptada" in cdr.description
 
 
 def test_recorded_ticket_and_status() -> None:
-    ticket = soap.parse_envelope((PE / "soap" / "bill_service_response_ticket.xml").read_bytes())
+    ticket = soap.body_of((PE / "soap" / "bill_service_response_ticket.xml").read_bytes())
     assert soap.child_text(ticket, "ticket") == "1703154974517"
-    status = soap.parse_envelope((PE / "soap" / "get_status_response_ok.xml").read_bytes())
+    status = soap.body_of((PE / "soap" / "get_status_response_ok.xml").read_bytes())
     assert soap.child_text(status, "statusCode") == "0"
     cdr = read_cdr(base64.b64decode(soap.child_text(status, "content")))
     assert cdr.reference_id == "RA-20200328-1" and cdr.code == 0
 
 
 def test_sunat_fault_shape() -> None:
-    fault = soap.find_fault(soap.parse_envelope((PE / "soap" / "bill_service_response_fault.xml").read_bytes()))
+    fault = soap.fault_of(soap.body_of((PE / "soap" / "bill_service_response_fault.xml").read_bytes()))
     assert fault is not None and fault.code == 111
     assert fault.message.startswith("No tiene el perfil")
     assert BizlinksFault(fault.code, fault.message).outcome == Outcome.NEEDS_ATTENTION
@@ -110,7 +110,7 @@ def test_ose_fault_shape() -> None:
         b"El documento electr\xc3\xb3nico ingresado ha sido alterado</message></detail>"
         b"</s:Fault></s:Body></s:Envelope>"
     )
-    fault = soap.find_fault(soap.parse_envelope(body))
+    fault = soap.fault_of(soap.body_of(body))
     assert fault is not None and (fault.code, fault.message) == (
         2335,
         "El documento electrónico ingresado ha sido alterado",
@@ -123,7 +123,7 @@ def test_ose_fault_shape() -> None:
 @pytest.mark.parametrize("body", [b"", b"<html><body>Internal Server Error</body></html>", b"not xml"])
 def test_non_soap_bodies(body: bytes) -> None:
     with pytest.raises(soap.NotSoap):
-        soap.parse_envelope(body)
+        soap.body_of(body)
 
 
 @pytest.mark.parametrize("path", sorted((VECTORS / "xml-attacks").glob("*.xml")), ids=lambda p: p.name)
@@ -131,7 +131,7 @@ def test_hostile_xml_is_refused(path: Path) -> None:
     with pytest.raises(CdrError):
         read_cdr(path.read_bytes())
     with pytest.raises(soap.NotSoap):
-        soap.parse_envelope(path.read_bytes())
+        soap.body_of(path.read_bytes())
 
 
 FILE_NAMES = st.from_regex(r"20[0-9]{9}-0[1378]-[FB][0-9]{3}-[1-9][0-9]{0,7}", fullmatch=True)

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 from lxml import etree
 
+from pasarela.core import soap
 from pasarela.core.errors import MaybeSent, NeedsAttention, SurelyNotSent
 from pasarela.core.transport import ProviderHTTP
-from pasarela.core.xml import UnsafeXML, parse_xml
 from pasarela.providers.cl.facto.mapping import FactoDocument
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -45,11 +44,8 @@ class FactoResult:
 
 
 def build_envelope(doc: FactoDocument) -> bytes:
-    nsmap = {"soapenv": SOAP_ENV, "urn": URN, "xsi": XSI, "xsd": XSD}
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap=nsmap)
-    body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    call = etree.SubElement(body, f"{{{URN}}}emitirDocumento")
-    call.set(f"{{{SOAP_ENV}}}encodingStyle", SOAP_ENC)
+    call = etree.Element(f"{{{URN}}}emitirDocumento", nsmap={"urn": URN, "xsi": XSI, "xsd": XSD})
+    call.set(f"{{{soap.SOAP_ENV}}}encodingStyle", SOAP_ENC)
     documento = _typed(call, "documento", "urn:emitir_dte")
     if doc.opciones:
         _struct(documento, "opciones", "urn:opciones", doc.opciones)
@@ -66,7 +62,7 @@ def build_envelope(doc: FactoDocument) -> bytes:
         for item in doc.descuentos:
             _struct(globales, "descuentorecargoglobal", "urn:descuentorecargoglobal", item)
     _struct(documento, "totales", "urn:totales", doc.totales)
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    return soap.envelope(call, nsmap={"urn": URN, "xsi": XSI, "xsd": XSD})
 
 
 def _typed(parent: Any, name: str, xsi_type: str) -> Any:
@@ -88,47 +84,33 @@ def _struct(parent: Any, name: str, xsi_type: str, values: dict[str, Any]) -> No
 def parse_response(content: bytes) -> FactoResult:
     """Read `emitirDocumentoResponse/return`. Raises MaybeSent when the answer cannot be understood."""
     try:
-        root = parse_xml(content)
-    except UnsafeXML as exc:
-        raise MaybeSent(f"Facto respondió algo que no es SOAP válido: {exc}") from exc
-    fault = _find(root, "Fault")
+        body = soap.body_of(content)
+    except soap.NotSoap as exc:
+        raise MaybeSent(f"Facto respondió algo que no es SOAP válido: {exc.message}") from exc
+    fault = soap.fault_of(body)
     if fault is not None:
-        text = _text(fault, "faultstring") or "SOAP Fault"
-        raise MaybeSent(f"Facto respondió SOAP Fault: {text}")
-    resultado = _find(root, "resultado")
+        raise MaybeSent(f"Facto respondió SOAP Fault: {fault.message}")
+    resultado = soap.descendant(body, "resultado")
     if resultado is None:
         raise MaybeSent("respuesta de Facto sin <resultado>")
-    status_text = _text(resultado, "status")
+    status_text = soap.child_text(resultado, "status")
     try:
         status = int(status_text)
     except ValueError as exc:
         raise MaybeSent(f"status de Facto ilegible: {status_text!r}") from exc
-    encabezado = _find(root, "encabezado")
-    enlaces = _find(root, "enlaces")
-    totales = _find(root, "totales")
+    encabezado, enlaces, totales = (soap.descendant(body, name) for name in ("encabezado", "enlaces", "totales"))
     links = {}
-    if enlaces is not None:
-        for child in enlaces:
-            name = etree.QName(child).localname
-            if name in LINK_NAMES and (child.text or "").strip():
-                links["dte_pdfcedible" if name == "dte_pdf_cedible" else name] = child.text.strip()
+    for child in enlaces if enlaces is not None else []:
+        name = etree.QName(child).localname
+        if name in LINK_NAMES and (child.text or "").strip():
+            links["dte_pdfcedible" if name == "dte_pdf_cedible" else name] = child.text.strip()
     return FactoResult(
         status=status,
-        message=_text(resultado, "mensaje_error"),
-        folio=(_text(encabezado, "folio") or None) if encabezado is not None else None,
+        message=soap.child_text(resultado, "mensaje_error"),
+        folio=(soap.child_text(encabezado, "folio") or None) if encabezado is not None else None,
         links=links,
         totals={etree.QName(c).localname: (c.text or "") for c in totales} if totales is not None else {},
     )
-
-
-def _find(root: Any, local: str) -> Any:
-    found = root.xpath(f"//*[local-name()='{local}']")
-    return found[0] if found else None
-
-
-def _text(element: Any, local: str) -> str:
-    found = element.xpath(f"./*[local-name()='{local}']")
-    return (found[0].text or "").strip() if found else ""
 
 
 class FactoClient:

@@ -25,8 +25,9 @@ from typing import Any
 from fastapi import Request, Response
 from lxml import etree
 
+from pasarela.core import soap
 from pasarela.core.simulator import SimState, sim_state_path, simulator_app
-from pasarela.core.xml import UnsafeXML, parse_xml
+from pasarela.core.xml import UnsafeXML
 from pasarela.providers.cl.facto import rendering
 from pasarela.providers.cl.rut import InvalidRut, normalize_rut
 
@@ -281,11 +282,10 @@ def _validate_amounts(tipo: int, documento: dict[str, Any]) -> list[str]:
 
 
 def parse_request(content: bytes) -> dict[str, Any]:
-    root = parse_xml(content)
-    found = root.xpath("//*[local-name()='documento']")
-    if not found:
+    found = soap.descendant(soap.body_of(content), "documento")
+    if found is None:
         raise ValueError("falta el elemento documento")
-    return _to_dict(found[0])
+    return _to_dict(found)
 
 
 def _to_dict(element: Any) -> dict[str, Any]:
@@ -302,10 +302,7 @@ def _to_dict(element: Any) -> dict[str, Any]:
 
 
 def response_envelope(result: dict[str, Any], base_url: str) -> bytes:
-    env = "http://schemas.xmlsoap.org/soap/envelope/"
-    root = etree.Element(f"{{{env}}}Envelope", nsmap={"SOAP-ENV": env, "ns1": "urn:server"})
-    body = etree.SubElement(root, f"{{{env}}}Body")
-    response = etree.SubElement(body, "{urn:server}emitirDocumentoResponse")
+    response = etree.Element("{urn:server}emitirDocumentoResponse", nsmap={"ns1": "urn:server"})
     ret = etree.SubElement(response, "return")
     resultado = etree.SubElement(ret, "resultado")
     etree.SubElement(resultado, "status").text = str(result["status"])
@@ -324,7 +321,7 @@ def response_envelope(result: dict[str, Any], base_url: str) -> bytes:
             etree.SubElement(enlaces, key).text = url
     else:
         etree.SubElement(ret, "enlaces")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return soap.envelope(response, prefix="SOAP-ENV")
 
 
 def links(doc: dict[str, Any], base_url: str) -> dict[str, str]:
@@ -339,12 +336,7 @@ def links(doc: dict[str, Any], base_url: str) -> dict[str, str]:
 
 
 def soap_fault(message: str, status: int = 500) -> Response:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV='
-        f'"http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault>'
-        f"<faultcode>SOAP-ENV:Client</faultcode><faultstring>{message}</faultstring>"
-        f"</SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"
-    )
+    body = soap.fault_response("SOAP-ENV:Client", message, prefix="SOAP-ENV")
     return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
 
 
@@ -391,7 +383,7 @@ def create_app(
             return Response("Error de autentificación en llave API", status_code=403, media_type="text/plain")
         try:
             documento = parse_request(await request.body())
-        except (UnsafeXML, ValueError) as exc:
+        except (soap.NotSoap, UnsafeXML, ValueError) as exc:
             return soap_fault(f"Solicitud SOAP inválida: {exc}")
         result = sim.emitir(user, documento)
         return Response(response_envelope(result, _base_url(request)), media_type="text/xml; charset=utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pasarela.core.errors import MaybeSent, NeedsAttention, ProviderRejected, SurelyNotSent
+from pasarela.core.soap import NotSoap
 from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
 from pasarela.core.xml import UnsafeXML, parse_xml
 from pasarela.providers.mx.mysuite import soap
@@ -209,7 +210,7 @@ class MySuiteClient:
         )
         try:
             answer = soap.read_response(response.content)
-        except (UnsafeXML, ValueError) as exc:
+        except (UnsafeXML, ValueError, NotSoap) as exc:
             message = f"MYSuite: respuesta ilegible (HTTP {response.status_code}): {exc}"
             raise (
                 classify(response, "MYSuite", idempotent=idempotent)

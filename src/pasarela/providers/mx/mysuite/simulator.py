@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Request, Response
 from lxml import etree
 
+from pasarela.core.errors import UnreadableData
 from pasarela.core.simulator import SimState, sim_state_path, simulator_app
 from pasarela.providers.mx.mysuite import generator, soap
 from pasarela.providers.mx.mysuite import transactions as tx
@@ -219,7 +220,7 @@ def create_app(settings: Any) -> FastAPI:
     async def transaction(request: Request) -> Response:
         try:
             call = soap.read_request(await request.body())
-        except ValueError as exc:
+        except (ValueError, UnreadableData) as exc:
             return _xml(soap.response_envelope(False, "301", f"Solicitud SOAP mal formada: {exc}"), 500)
         entity = call.get("Entity", "")
         base = str(request.url).split(tx.ASMX_PATH)[0]

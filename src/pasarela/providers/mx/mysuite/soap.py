@@ -1,4 +1,5 @@
-"""The RequestTransaction envelope and the Dictionary/Filters payloads, both directions."""
+"""The RequestTransaction call and the Dictionary/Filters payloads, both directions. The SOAP envelope
+itself is built and read by `pasarela.core.soap`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 
 from lxml import etree
 
+from pasarela.core import soap
 from pasarela.core.xml import parse_xml
-from pasarela.providers.mx.mysuite.transactions import SOAP_NS, WS_NS
+from pasarela.providers.mx.mysuite.transactions import WS_NS
 
 
 def dictionary(name: str, entries: dict[str, str]) -> bytes:
@@ -47,17 +49,13 @@ def unb64(text: str) -> bytes:
 
 def request_envelope(fields: dict[str, str]) -> bytes:
     """fields in the documented order: Requestor, Transaction, Country, Entity, User, UserName, Data1-3."""
-    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS, "ws": WS_NS})
-    body = etree.SubElement(envelope, f"{{{SOAP_NS}}}Body")
-    call = etree.SubElement(body, f"{{{WS_NS}}}RequestTransaction")
-    for name in ("Requestor", "Transaction", "Country", "Entity", "User", "UserName", "Data1", "Data2", "Data3"):
-        etree.SubElement(call, f"{{{WS_NS}}}{name}").text = fields.get(name, "")
-    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    names = ("Requestor", "Transaction", "Country", "Entity", "User", "UserName", "Data1", "Data2", "Data3")
+    call = soap.call(WS_NS, "RequestTransaction", [(n, fields.get(n, "")) for n in names], qualified=True, prefix="ws")
+    return soap.envelope(call, prefix="soap")
 
 
 def read_request(data: bytes) -> dict[str, str]:
-    root = parse_xml(data)
-    call = root.find(f"{{{SOAP_NS}}}Body/{{{WS_NS}}}RequestTransaction")
+    call = soap.body_of(data).find(f"{{{WS_NS}}}RequestTransaction")
     if call is None:
         raise ValueError("falta RequestTransaction en el cuerpo SOAP")
     return {etree.QName(child).localname: (child.text or "") for child in call}
@@ -76,9 +74,7 @@ class TransactionResponse:
 
 def response_envelope(result: bool, code: str, description: str, hint: str = "",
                       data1: bytes = b"", data2: bytes = b"", data3: bytes = b"") -> bytes:
-    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS})
-    body = etree.SubElement(envelope, f"{{{SOAP_NS}}}Body")
-    answer = etree.SubElement(body, f"{{{WS_NS}}}RequestTransactionResponse", nsmap={None: WS_NS})
+    answer = etree.Element(f"{{{WS_NS}}}RequestTransactionResponse", nsmap={None: WS_NS})
     result_el = etree.SubElement(answer, f"{{{WS_NS}}}RequestTransactionResult")
     response = etree.SubElement(result_el, f"{{{WS_NS}}}Response")
     for name, value in (("Result", "true" if result else "false"), ("Code", code),
@@ -88,13 +84,12 @@ def response_envelope(result: bool, code: str, description: str, hint: str = "",
     data = etree.SubElement(result_el, f"{{{WS_NS}}}ResponseData")
     for index, payload in enumerate((data1, data2, data3), start=1):
         etree.SubElement(data, f"{{{WS_NS}}}ResponseData{index}").text = b64(payload) if payload else ""
-    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    return soap.envelope(answer, prefix="soap")
 
 
 def read_response(data: bytes) -> TransactionResponse:
-    root = parse_xml(data)
     found: dict[str, Any] = {}
-    for element in root.iter():
+    for element in soap.body_of(data).iter():
         if isinstance(element.tag, str):
             found.setdefault(etree.QName(element).localname, element.text or "")
     if "Result" not in found:

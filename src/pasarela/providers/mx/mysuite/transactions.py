@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 # ---- transport [P] ---------------------------------------------------------------------------
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WS_NS = "http://www.fact.com.mx/schema/ws"
 SOAP_ACTION = "http://www.fact.com.mx/schema/ws/RequestTransaction"
 ASMX_PATH = "/mx.com.fact.wsfront/FactWSFront.asmx"

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from pasarela.core import soap
 from pasarela.core.errors import MaybeSent
 from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
-from pasarela.providers.pe.bizlinks import soap
+from pasarela.providers.pe.bizlinks import soap as billservice
 from pasarela.providers.pe.bizlinks.errors import BizlinksFault
 from pasarela.providers.pe.ubl.cdr import Cdr, CdrError, read_cdr
 
@@ -36,26 +37,26 @@ class BizlinksClient:
         self.password = password
 
     def _call(self, operation: str, fields: list[tuple[str, str]], wrapper: str | None = None) -> object:
-        body = soap.envelope(operation, fields, self.username, self.password, wrapper)
+        body = billservice.request(operation, fields, self.username, self.password, wrapper)
         response = self.http.request(
             operation,
             "POST",
             self.url,
             content=body,
-            headers={"Content-Type": soap.CONTENT_TYPE, "SOAPAction": f'"urn:{operation}"'},
+            headers={"Content-Type": billservice.CONTENT_TYPE, "SOAPAction": f'"urn:{operation}"'},
             answers=READABLE_5XX,  # SOAP faults come with a 500
         )
         return self._body(response, operation)
 
     def _body(self, response: httpx.Response, operation: str) -> object:
         try:
-            body_el = soap.parse_envelope(response.content)
+            body_el = soap.body_of(response.content)
         except soap.NotSoap as exc:
             # An empty 200 or an HTML 5xx after sending: the OSE may have registered the document.
             raise classify(response, f"bizlinks {operation}") or MaybeSent(
                 f"bizlinks {operation}: HTTP {response.status_code}, {exc}"
             ) from None
-        fault = soap.find_fault(body_el)
+        fault = soap.fault_of(body_el)
         if fault is not None:
             raise BizlinksFault(fault.code, fault.message)
         if response.status_code >= 400:

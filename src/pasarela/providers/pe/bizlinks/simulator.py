@@ -30,14 +30,14 @@ from fastapi.responses import PlainTextResponse, Response
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
 
+from pasarela.core import soap
 from pasarela.core.simulator import SimState, sim_state_path, simulator_app
+from pasarela.core.soap import SOAP_ENV, WSSE
 from pasarela.core.xml import parse_xml
+from pasarela.providers.pe.bizlinks import soap as billservice
 from pasarela.providers.pe.ubl import codes
 from pasarela.providers.pe.ubl.signing import Credential, generate_test_credential, sign
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SERVICE_NS = "http://service.sunat.gob.pe"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 NS = {
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
@@ -87,30 +87,16 @@ VERIFY_CONFIG = SignatureConfiguration(
 def _fault_response(fault: Fault) -> Response:
     """OSE shape (reference §2.5): faultstring = code, detail/message = text; HTTP 500."""
     if fault.code is None:
-        inner = f"<faultcode>{fault.faultcode}</faultcode><faultstring>{_esc(fault.message)}</faultstring>"
+        body = soap.fault_response(fault.faultcode, fault.message)
     else:
-        inner = (
-            f"<faultcode>{fault.faultcode}</faultcode><faultstring>{fault.code:04d}</faultstring>"
-            f'<detail><message xmlns="{SERVICE_NS}">{_esc(fault.message)}</message></detail>'
+        body = soap.fault_response(
+            fault.faultcode, f"{fault.code:04d}", detail_message=fault.message, detail_ns=billservice.SERVICE_NS
         )
-    body = (
-        f'<soap-env:Envelope xmlns:soap-env="{SOAP_ENV}"><soap-env:Body><soap-env:Fault>{inner}'
-        "</soap-env:Fault></soap-env:Body></soap-env:Envelope>"
-    )
     return Response(body, status_code=500, media_type="text/xml")
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _ok(operation: str, inner: str) -> Response:
-    body = (
-        f'<soap-env:Envelope xmlns:soap-env="{SOAP_ENV}"><soap-env:Header/><soap-env:Body>'
-        f'<br:{operation}Response xmlns:br="{SERVICE_NS}">{inner}</br:{operation}Response>'
-        "</soap-env:Body></soap-env:Envelope>"
-    )
-    return Response(body, media_type="text/xml")
+def _ok(operation: str, fields: list[tuple[str, str]], wrapper: str | None = None) -> Response:
+    return Response(billservice.answer(operation, fields, wrapper), media_type="text/xml")
 
 
 def _local(el: Any) -> str:
@@ -206,7 +192,7 @@ class BillService:
             }
             self.state.data["counters"]["sendBill"] += 1
             self.state.save()
-        return _ok("sendBill", f"<applicationResponse>{base64.b64encode(cdr).decode()}</applicationResponse>")
+        return _ok("sendBill", [("applicationResponse", base64.b64encode(cdr).decode())])
 
     def _unzip(self, zip_name: str, content_b64: str) -> bytes:
         try:
@@ -468,7 +454,7 @@ class BillService:
             self.state.data["summary_files"].append(name)
             self.state.data["counters"]["sendSummary"] += 1
             self.state.save()
-        return _ok("sendSummary", f"<ticket>{ticket}</ticket>")
+        return _ok("sendSummary", [("ticket", ticket)])
 
     def get_status(self, fields: dict[str, str]) -> Response:
         ticket_id = fields.get("ticket", "")
@@ -479,14 +465,11 @@ class BillService:
             self.state.data["counters"]["getStatus"] += 1
             if ticket["done"] is None:
                 if time.time() < ticket["ready_at"]:
-                    return _ok("getStatus", "<status><statusCode>98</statusCode></status>")
+                    return _ok("getStatus", [("statusCode", "98")], "status")
                 ticket["done"] = self._process_summary(ticket)
             self.state.save()
             status = "0" if ticket["done"]["code"] == 0 else "99"
-            return _ok(
-                "getStatus",
-                f"<status><content>{ticket['done']['cdr']}</content><statusCode>{status}</statusCode></status>",
-            )
+            return _ok("getStatus", [("content", str(ticket["done"]["cdr"])), ("statusCode", status)], "status")
 
     def _process_summary(self, ticket: dict[str, Any]) -> dict[str, Any]:
         root = parse_xml(base64.b64decode(ticket["xml"]))
@@ -540,16 +523,10 @@ class BillService:
             found = self.state.data["documents"].get(key)
             self.state.data["counters"]["getStatusCdr"] += 1
         if found is None or not found.get("cdr"):
-            return _ok(
-                "getStatusCdr",
-                "<statusCdr><statusCode>0011</statusCode>"
-                "<statusMessage>El comprobante de pago electrónico no existe</statusMessage></statusCdr>",
-            )
-        return _ok(
-            "getStatusCdr",
-            f"<statusCdr><content>{found['cdr']}</content><statusCode>0004</statusCode>"
-            "<statusMessage>La constancia existe</statusMessage></statusCdr>",
-        )
+            missing = [("statusCode", "0011"), ("statusMessage", "El comprobante de pago electrónico no existe")]
+            return _ok("getStatusCdr", missing, "statusCdr")
+        exists = [("content", str(found["cdr"])), ("statusCode", "0004"), ("statusMessage", "La constancia existe")]
+        return _ok("getStatusCdr", exists, "statusCdr")
 
 
 def Rejection_as_fault(code: int) -> Fault:  # noqa: N802 - reads as a constructor at the raise site
