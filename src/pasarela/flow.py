@@ -25,11 +25,16 @@ log = logging.getLogger("pasarela.flow")
 
 
 class RetryJob(Exception):
-    """Raised by a job handler to run the job again later (backoff chosen by the worker unless given)."""
+    """Raised by a job handler to run the job again later (backoff chosen by the worker unless given).
 
-    def __init__(self, message: str, delay: float | None = None):
+    ``at_least``: ``delay`` is a floor, not the wait — a provider's Retry-After after "not processed": the
+    worker still backs off exponentially, so a provider down for minutes does not use up every attempt in
+    seconds. Without it, ``delay`` is the wait (polling a ticket, following a SAT request)."""
+
+    def __init__(self, message: str, delay: float | None = None, *, at_least: bool = False):
         super().__init__(message)
         self.delay = delay
+        self.at_least = at_least
 
 
 @dataclass
@@ -157,7 +162,7 @@ def apply_result(rt: Runtime, doc_id: int, result: CallResult, submitter: Submit
         if result.outcome == Outcome.ISSUED:
             record_issued(session, doc, submitter)
     if result.outcome == Outcome.RETRY:
-        raise RetryJob(result.reason, result.retry_after)
+        raise RetryJob(result.reason, result.retry_after, at_least=True)
 
 
 def record_issued(session: Session, doc: Document, submitter: Submitter | None) -> None:

@@ -46,7 +46,7 @@ class Worker:
         try:
             handler(self.rt, job)
         except RetryJob as exc:
-            self._reschedule(job, str(exc), exc.delay)
+            self._reschedule(job, str(exc), exc.delay, at_least=exc.at_least)
             return
         except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
             log.error("job %s (%s) failed: %s", job.id, job.kind, traceback.format_exc())
@@ -57,7 +57,7 @@ class Worker:
             if current is not None and current.lease_owner == self.name:
                 service.finish_job(session, current)
 
-    def _reschedule(self, job: Job, error: str, delay: float | None) -> None:
+    def _reschedule(self, job: Job, error: str, delay: float | None, *, at_least: bool = False) -> None:
         with self.rt.db.transaction() as session:
             current = session.get(Job, job.id)
             if current is None or current.lease_owner != self.name:
@@ -66,7 +66,8 @@ class Worker:
                 service.finish_job(session, current, "dead", error)
                 dead = True
             else:
-                wait = delay if delay is not None else service.backoff_seconds(current.attempts)
+                backoff = service.backoff_seconds(current.attempts)
+                wait = max(delay or 0.0, backoff) if at_least or delay is None else delay
                 service.reschedule_job(session, current, wait, error)
                 dead = False
         if dead and job.document_id is not None:
