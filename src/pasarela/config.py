@@ -8,6 +8,7 @@ list items addressed by index): ``PASARELA_SERVER__API_TOKEN``,
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import tomllib
@@ -37,6 +38,7 @@ def default_config_text() -> str:
     facti_key = secrets.token_hex(16)
     jumpseller_token = secrets.token_hex(16)
     ipn_password = secrets.token_urlsafe(12)
+    alerts_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     return f'''# pasarela configuration. Every key can be overridden by an environment variable:
 # PASARELA_<SECTION>__<KEY>, e.g. PASARELA_SERVER__API_TOKEN, PASARELA_DATABASE_URL.
 
@@ -178,6 +180,36 @@ report = "rows"
 codseguridad = "SIM-CODSEG-0001"
 login = "pasarela.demo"
 pwd = "demo-cooplan-pwd"
+
+# ================================================================ schedule and alerts (BEGIN: pasarela.schedule)
+# The workers do every periodic duty themselves: each slot runs once however many workers there are.
+# `pasarela schedule list` shows each duty with its last and next run; docs/schedule.md lists them all.
+[schedule]
+enabled = true
+# Seconds between the workers' looks at the schedule.
+tick_seconds = 5
+# After downtime: at most this many missed slots per duty, none older than catch_up_hours.
+max_catch_up = 24
+catch_up_hours = 72
+# Per duty, e.g. (cadence: cron "*/15 * * * *" or "every 15m"; catch_up: each | once; timezone):
+# [schedule.cl_reconcile]
+# cadence = "*/5 * * * *"
+# [schedule.mx_cfdi_month_to_date]
+# enabled = false
+
+[alerts]
+# Channels. E-mail goes through [smtp] (host required); one address or a list.
+email_to = ""
+# A signed webhook (Svix-style headers webhook-id, webhook-timestamp, webhook-signature) for chat or an ERP.
+webhook_url = ""
+webhook_secret = "{alerts_secret}"
+# One message per rule per this many minutes, listing every alert it carries.
+group_minutes = 5
+# Per rule thresholds, e.g.:
+# [alerts.provider_failures]
+# window_minutes = 5
+# failure_percent = 50
+# END: pasarela.schedule
 '''
 
 
