@@ -187,7 +187,7 @@ pwd = "demo-cooplan-pwd"
 [schedule]
 enabled = true
 # Seconds between the workers' looks at the schedule.
-tick_seconds = 5
+tick_seconds = 5.0
 # After downtime: at most this many missed slots per duty, none older than catch_up_hours.
 max_catch_up = 24
 catch_up_hours = 72
@@ -204,7 +204,7 @@ email_to = ""
 webhook_url = ""
 webhook_secret = "{alerts_secret}"
 # One message per rule per this many minutes, listing every alert it carries.
-group_minutes = 5
+group_minutes = 5.0
 # Per rule thresholds, e.g.:
 # [alerts.provider_failures]
 # window_minutes = 5

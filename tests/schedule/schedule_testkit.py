@@ -1,4 +1,4 @@
-"""Helpers for the schedule's tests: the schedule switched on, only the duties a test names."""
+"""Helpers for the schedule's tests: the schedule switched on with only the duties a test names."""
 
 from __future__ import annotations
 

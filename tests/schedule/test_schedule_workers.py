@@ -9,12 +9,12 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+from schedule_testkit import only_duties
 from sqlalchemy import func, select
 
 from conftest import LiveServer
 from pasarela.ledger.models import Job, ProviderCall
 from pasarela.schedule.models import ScheduleRun
-from schedule_testkit import only_duties
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 EVERY_MINUTE = {"cl_reconcile": "* * * * *", "bo_day_close": "* * * * *"}
