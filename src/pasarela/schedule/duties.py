@@ -261,7 +261,7 @@ def _certificates(rt: Runtime) -> list[tuple[str, str, Any]]:
 
         config = pe_config(rt.settings)
         cert = config.credential().cert
-        certs.append((f"pe:{cert.serial_number:x}", f"certificado de firma de Perú (RUC {config.ruc})", cert))
+        certs.append((f"pe:{config.ruc}", f"certificado de firma de Perú (RUC {config.ruc})", cert))
     if rt.settings.section("mx.mysuite"):
         from pasarela.providers.mx.mysuite.config import load
 
@@ -269,7 +269,7 @@ def _certificates(rt: Runtime) -> list[tuple[str, str, Any]]:
         cer, _ = conf.fiel_paths()
         if cer.exists():
             cert = x509.load_der_x509_certificate(cer.read_bytes())
-            certs.append((f"mx:{cert.serial_number:x}", f"e.firma (FIEL) de México (RFC {conf.rfc})", cert))
+            certs.append((f"mx:{conf.rfc}", f"e.firma (FIEL) de México (RFC {conf.rfc})", cert))
     return certs
 
 
