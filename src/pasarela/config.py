@@ -8,9 +8,7 @@ list items addressed by index): ``PASARELA_SERVER__API_TOKEN``,
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,8 @@ from typing import Any
 
 ENV_PREFIX = "PASARELA_"
 ENV_ALIASES = {"PASARELA_DATABASE_URL": "PASARELA_DATABASE__URL"}
-NOT_CONFIG_VARS = {"PASARELA_HOME", "PASARELA_CONFIG"}
+# Environment variables of ours that are not configuration keys.
+NOT_CONFIG_VARS = {"PASARELA_HOME", "PASARELA_CONFIG", "PASARELA_CFDI_C_READER", "PASARELA_TEST_PG"}
 
 
 def home_dir() -> Path:
@@ -31,186 +30,10 @@ def config_path() -> Path:
 
 
 def default_config_text() -> str:
-    """The file written on first start: working defaults, simulator mode, fresh random secrets."""
-    api_token = secrets.token_urlsafe(24)
-    hooks_token = secrets.token_hex(16)
-    facto_key = secrets.token_hex(16)
-    facti_key = secrets.token_hex(16)
-    jumpseller_token = secrets.token_hex(16)
-    ipn_password = secrets.token_urlsafe(12)
-    alerts_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    return f'''# pasarela configuration. Every key can be overridden by an environment variable:
-# PASARELA_<SECTION>__<KEY>, e.g. PASARELA_SERVER__API_TOKEN, PASARELA_DATABASE_URL.
+    """The file written on first start: every declared section's defaults, fresh random secrets."""
+    from pasarela.core.sections import default_text
 
-[server]
-host = "127.0.0.1"
-port = 8000
-# Bearer token for /api/* (send "Authorization: Bearer <api_token>").
-api_token = "{api_token}"
-# Where workers and simulator links reach this server.
-public_url = "http://127.0.0.1:8000"
-
-[database]
-# Empty: the embedded SQLite ledger at $PASARELA_HOME/ledger.db.
-# PostgreSQL: "postgresql+psycopg://user:pass@host:5432/dbname".
-url = ""
-
-[worker]
-# Worker threads started by `pasarela serve` (0 disables the in-process pool).
-threads = 2
-lease_seconds = 60
-max_attempts = 8
-# Seconds between polls when no job is ready.
-poll_interval = 0.2
-
-[artifacts]
-# Empty: $PASARELA_HOME/artifacts
-dir = ""
-
-[simulators]
-# Mount every provider simulator under /sim/<provider>/ (needed by simulator mode).
-enabled = true
-
-[smtp]
-# Leave host empty to send no mail.
-host = ""
-port = 25
-from = "pasarela@localhost"
-
-[[jumpseller.stores]]
-code = "demo"
-company_name = "Comercial Demo SpA"
-# The store's hooks token, shown in Jumpseller > Configuración > Notificaciones.
-hooks_token = "{hooks_token}"
-# Default document when the order says nothing: 39 boleta electrónica.
-default_document = 39
-# Jumpseller API (Configuración › API: login and auth token), used by `pasarela cl reconcile` to find
-# paid orders whose webhook never arrived (Jumpseller pauses a hook after 8 failed deliveries).
-api_login = "demo"
-api_token = "{jumpseller_token}"
-
-[jumpseller.stores.facto]
-# simulator | test | production
-mode = "simulator"
-# "<RUT empresa con puntos>/<login API>" and the 32-hex API key from Facto > Servicios API.
-user = "1.111.111-4/pruebasapi"
-password = "{facto_key}"
-
-# ---------------------------------------------------------------- Perú: Bizlinks OSE
-[pe]
-ruc = "20000000001"
-name = "EMPRESA DEMO S.A.C."
-trade_name = ""
-address = "AV. JOSÉ PARDO 123"
-ubigeo = "150122"
-district = "MIRAFLORES"
-province = "LIMA"
-department = "LIMA"
-# Código de local anexo (AddressTypeCode)
-establishment = "0000"
-factura_series = "F001"
-boleta_series = "B001"
-# PKCS#12 (.pfx/.p12) or PEM key+cert. Empty: a self-signed test certificate is made under $PASARELA_HOME/pe/
-certificate_path = ""
-certificate_password = ""
-# simulator | test | production
-mode = "simulator"
-# Empty user: <RUC>BIZLINKS (seed). Test password: TESTBIZLINKS
-user = ""
-password = "TESTBIZLINKS"
-# First delay (s) for ticket polling and in-doubt lookups
-poll_seconds = 2.0
-email_documents = true
-
-# ---------------------------------------------------------------- México: Facti payments
-[mx.facti]
-# simulator | test (api.sandbox.facti.mx) | production (api.facti.mx)
-mode = "simulator"
-# From www.facti.mx/api/keys (the same pair works in sandbox and production).
-client_id = "simfacti0client0id00000000000001"
-api_key = "{facti_key}"
-# Your company at Facti and its RFC (from_rfc).
-company_id = 1
-from_rfc = "EKU9003173C9"
-# The IPN password configured at Facti, in clear; Facti sends its MD5.
-ipn_password = "{ipn_password}"
-# Optional: forward every payment notice to your ERP, signed with HMAC-SHA256.
-erp_forward_url = ""
-erp_forward_secret = ""
-erp_forward_attempts = 8
-strict_rfc_check_digit = true
-
-# ---------------------------------------------------------------- México: MYSuite bulk download
-[mx.mysuite]
-mode = "simulator"
-rfc = "EKU9003173C9"
-# Empty: the SAT's published test FIEL shipped with pasarela (simulator only).
-fiel_cer_path = ""
-fiel_key_path = ""
-fiel_password = ""
-timeout = 90.0
-poll_initial_seconds = 60.0
-poll_max_seconds = 3600.0
-split = "month"
-sim_accept_seconds = 2.0
-sim_finish_seconds = 5.0
-sim_poll_seconds = 1.0
-sim_docs_per_month = 20
-sim_package_size = 200
-
-# ---------------------------------------------------------------- Bolivia: Cooplan / PagoFácil
-[bo.cooplan]
-# simulator | test | production
-mode = "simulator"
-# Empty: the seed's URL for the mode (simulator: <public_url>/sim/cooplan)
-base_url = ""
-codseguridad = "SIM-CODSEG-0001"
-login = "pasarela.demo"
-pwd = "demo-cooplan-pwd"
-cajero = "caja-1"
-# 0: keep the token until Cooplan refuses it
-token_max_age_seconds = 0
-# The seed's production URL is plain http://
-allow_plain_http = false
-
-[bo.cooplan.simulator]
-token_lifetime_seconds = 900
-# rows | seed (bare success string, as in the seed)
-report = "rows"
-codseguridad = "SIM-CODSEG-0001"
-login = "pasarela.demo"
-pwd = "demo-cooplan-pwd"
-
-# ================================================================ schedule and alerts (BEGIN: pasarela.schedule)
-# The workers do every periodic duty themselves: each slot runs once however many workers there are.
-# `pasarela schedule list` shows each duty with its last and next run; docs/schedule.md lists them all.
-[schedule]
-enabled = true
-# Seconds between the workers' looks at the schedule.
-tick_seconds = 5.0
-# After downtime: at most this many missed slots per duty, none older than catch_up_hours.
-max_catch_up = 24
-catch_up_hours = 72
-# Per duty, e.g. (cadence: cron "*/15 * * * *" or "every 15m"; catch_up: each | once; timezone):
-# [schedule.cl_reconcile]
-# cadence = "*/5 * * * *"
-# [schedule.mx_cfdi_month_to_date]
-# enabled = false
-
-[alerts]
-# Channels. E-mail goes through [smtp] (host required); one address or a list.
-email_to = ""
-# A signed webhook (Svix-style headers webhook-id, webhook-timestamp, webhook-signature) for chat or an ERP.
-webhook_url = ""
-webhook_secret = "{alerts_secret}"
-# One message per rule per this many minutes, listing every alert it carries.
-group_minutes = 5.0
-# Per rule thresholds, e.g.:
-# [alerts.provider_failures]
-# window_minutes = 5
-# failure_percent = 50
-# END: pasarela.schedule
-'''
+    return default_text()
 
 
 @dataclass
@@ -260,6 +83,26 @@ class Settings:
     def simulator_url(self, provider: str) -> str:
         return f"{self.public_url}/sim/{provider}"
 
+    def provider_config(self, provider: str) -> Any:
+        """A provider's section, validated by the model its plug-in declares (`ProviderPlugin.config`).
+        Raises ConfigError naming every wrong key; a running server never gets that far (`check`)."""
+        from pasarela.core.config_model import check
+        from pasarela.core.errors import ConfigError
+        from pasarela.core.sections import section_model
+        from pasarela.plugins import plugin_with_config
+
+        path = plugin_with_config(provider).config[0]  # type: ignore[index]
+        found, problems = check(path, section_model(path), self.section(path) or {})
+        if found is None:
+            raise ConfigError("; ".join(str(p) for p in problems))
+        return found.bind(self)
+
+    def problems(self) -> list[Any]:
+        """Every problem of this configuration (file and environment), each with its key path."""
+        from pasarela.core.sections import problems
+
+        return problems(self.raw)
+
     def secrets(self) -> list[str]:
         """Every configured value whose key names a secret, for redaction."""
         found: list[str] = []
@@ -283,12 +126,16 @@ def _collect_secrets(node: Any, found: list[str], key: str = "") -> None:
 
 
 def _coerce(text: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        return text.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
+    """The environment's text in the type the file has; text it cannot be is left for `check` to report."""
+    try:
+        if isinstance(current, bool):
+            return text.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+    except ValueError:
+        pass
     return text
 
 
@@ -337,7 +184,12 @@ def load_settings(create: bool = True) -> Settings:
         path.write_text(default_config_text(), encoding="utf-8")
         path.chmod(0o600)
         created = True
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        from pasarela.core.errors import ConfigError
+
+        raise ConfigError(f"{path} no es TOML válido: {exc}") from None
     apply_env(raw)
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from pasarela.core.endpoints import Endpoints
+
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
@@ -31,8 +33,15 @@ JobHandler = Callable[["Runtime", "Job"], None]
 
 @dataclass
 class ProviderPlugin:
+    """What a provider brings: every provider fills the same fields (None where it has nothing)."""
+
     name: str
     country: str
+    # Its configuration section: (dotted path in pasarela.toml, "module:Model" of a core.config_model.Section).
+    # Validated by `pasarela config check` and at start; read with `settings.provider_config(name)`.
+    config: tuple[str, str] | None = None
+    # Where it lives per mode (core.endpoints.Endpoints, from its urls.py).
+    endpoints: Endpoints | None = None
     # ASGI app mounted at /sim/<name> when simulators are enabled.
     simulator: Callable[[Any], Any] | None = None
     # Routers added to the gateway app: factory(runtime) -> APIRouter.
@@ -75,6 +84,13 @@ def plugin_for(provider: str) -> ProviderPlugin:
         if plugin.name == provider:
             return plugin
     raise KeyError(f"no provider plug-in named {provider!r}")
+
+
+def plugin_with_config(provider: str) -> ProviderPlugin:
+    plugin = plugin_for(provider)
+    if plugin.config is None:
+        raise KeyError(f"el proveedor {provider} no declara configuración propia")
+    return plugin
 
 
 def job_handlers() -> dict[str, JobHandler]:

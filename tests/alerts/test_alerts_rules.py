@@ -24,7 +24,7 @@ from pasarela.alerts import engine as alerts
 from pasarela.alerts.models import Alert, AlertDelivery, AlertMessage
 from pasarela.alerts.views import list_alerts
 from pasarela.ledger import service
-from pasarela.ledger.models import Document
+from pasarela.ledger.models import Document, Job
 from pasarela.runtime import Runtime
 from pasarela.schedule import engine as schedule
 from pasarela.worker import Worker
@@ -172,7 +172,7 @@ def test_a_failing_channel_is_retried_and_every_attempt_logged(rt: Runtime) -> N
         log = session.scalars(select(AlertDelivery)).all()
         assert [(d.channel, d.ok, d.status) for d in log] == [("webhook", 0, "fallido")]
         assert "ConnectError" in log[0].error
-        job = session.scalar(select(service.Job).where(service.Job.kind == "alerts.deliver"))
+        job = session.scalar(select(Job).where(Job.kind == "alerts.deliver"))
         assert job is not None and job.state == "pending" and job.attempts == 1  # waits its backoff
 
 

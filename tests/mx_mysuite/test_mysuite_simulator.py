@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
 from conftest import serve_asgi
+from pasarela.config import Settings
 from pasarela.core.errors import NeedsAttention
 from pasarela.core.transport import ProviderHTTP
 from pasarela.providers.mx.mysuite.client import Fiel, MySuiteClient
@@ -20,17 +20,10 @@ from pasarela.providers.mx.mysuite.transactions import ASMX_PATH
 START, END = "2024-01-01 00:00:00", "2024-01-31 23:59:59"
 
 
-class FakeSettings(SimpleNamespace):
-    def section(self, name: str) -> dict:
-        return self.conf
-
-    def get(self, key: str, default=None):  # type: ignore[no-untyped-def]
-        return {"simulators.persist": False}.get(key, default)
-
-
 @pytest.fixture
-def sim():  # type: ignore[no-untyped-def]
-    settings = FakeSettings(conf={"sim_accept_seconds": 0.5, "sim_finish_seconds": 1.0}, home=".")
+def sim(tmp_path):  # type: ignore[no-untyped-def]
+    raw = {"mx": {"mysuite": {"sim_accept_seconds": 0.5, "sim_finish_seconds": 1.0}}, "simulators": {"persist": False}}
+    settings = Settings(raw=raw, home=tmp_path, path=tmp_path / "pasarela.toml")
     with serve_asgi(create_app(settings)) as base_url:
         yield base_url
 

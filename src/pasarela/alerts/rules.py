@@ -15,6 +15,7 @@ from sqlalchemy import select
 from pasarela.core.labels import state_label
 from pasarela.ledger.models import Document, ProviderCall, utcnow
 from pasarela.runtime import Runtime
+from pasarela.schedule.config import RULE_OPTIONS
 
 
 @dataclass
@@ -32,9 +33,13 @@ class Rule:
     name: str
     title: str
     evaluate: Callable[[Runtime, dict[str, Any]], Causes]
-    options: dict[str, Any] = field(default_factory=dict)
     # Send a "resuelto" message when the cause clears (findings of a sweep are settled silently).
     notify_resolved: bool = True
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Its thresholds' defaults, declared with the configuration (`[alerts.<name>]`)."""
+        return RULE_OPTIONS[self.name]
 
 
 def _doc_link(rt: Runtime, doc_id: int) -> str:
@@ -168,15 +173,13 @@ def mysuite_stuck(rt: Runtime, options: dict[str, Any]) -> Causes:
 RULES: dict[str, Rule] = {
     r.name: r
     for r in [
-        Rule("documents", "Documentos que requieren atención", documents,
-             {"states": ["needs_attention", "in_doubt", "failed"], "max_listed": 500}),
-        Rule("provider_failures", "Proveedor con fallas", providers,
-             {"window_minutes": 5, "min_calls": 3, "failure_percent": 50, "recover_calls": 2}),
+        Rule("documents", "Documentos que requieren atención", documents),
+        Rule("provider_failures", "Proveedor con fallas", providers),
         Rule("duty_failed", "Tarea programada fallida", duty_failed),
         Rule("duty_found", "Hallazgos de las tareas programadas", findings("duty_found"), notify_resolved=False),
         Rule("certificate_expiry", "Certificado por vencer", findings("certificate_expiry")),
         Rule("summary_deadline", "Plazo del resumen diario (Perú) por vencer", findings("summary_deadline")),
-        Rule("mysuite_stuck", "Solicitud MYSuite detenida", mysuite_stuck, {"hours": 72}),
+        Rule("mysuite_stuck", "Solicitud MYSuite detenida", mysuite_stuck),
     ]
 }
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pasarela.alerts import cli as alerts_cli
+from pasarela.cli import config as config_cli
 from pasarela.cli import documents as documents_cli
 from pasarela.cli.common import console, fail, runtime
 from pasarela.core.errors import PasarelaError
@@ -20,6 +21,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(documents_cli.app, name="documents")
+app.add_typer(config_cli.app, name="config")
 app.add_typer(schedule_cli.app, name="schedule")
 app.add_typer(alerts_cli.app, name="alerts")
 simulate_app = typer.Typer(help="Send realistic test traffic to the gateway (webhooks, orders).", no_args_is_help=True)
@@ -55,6 +57,7 @@ def serve(
 
     from pasarela.api.app import create_app
 
+    config_cli.load_checked()
     rt = runtime()
     settings = rt.settings
     host = host or str(settings.get("server.host", "127.0.0.1"))
@@ -77,6 +80,7 @@ def worker(
 
     from pasarela.worker import WorkerPool
 
+    config_cli.load_checked()
     _configure_logging()
     rt = runtime()
     try:

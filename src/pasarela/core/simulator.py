@@ -6,6 +6,11 @@ Faults (``POST /sim/<provider>/_faults``, JSON):
 - ``drop_rate`` / ``drop_next``: process and commit, then cut the connection mid-response (the client
   cannot know whether it was processed); ``drop_path`` limits them to paths containing that text.
 ``GET /sim/<provider>/_faults`` shows them; ``DELETE`` clears them.
+``POST /sim/<provider>/_drop`` ``{"operation": "realizarpago", "count": 1}``: the same cut, for the next
+calls to paths ending in that operation only (other calls in between are answered).
+
+A simulator keeps only its provider's rules; what every one needs — state, faults, drops, a bearer-token
+check — is here.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import random
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +46,14 @@ class Faults:
             return True
         return self.error_rate > 0 and random.random() < self.error_rate
 
+    # Per-operation drops (`POST /_drop`): the last path segment -> how many of its next calls to cut.
+    drop_operations: dict[str, int] = field(default_factory=dict)
+
     def take_drop(self, path: str = "") -> bool:
+        operation = path.rstrip("/").rsplit("/", 1)[-1]
+        if self.drop_operations.get(operation, 0) > 0:
+            self.drop_operations[operation] -= 1
+            return True
         if self.drop_path and self.drop_path not in path:
             return False
         if self.drop_next > 0:
@@ -135,12 +147,19 @@ def simulator_app(
     @app.post("/_faults")
     async def _set_faults(request: Request) -> JSONResponse:
         body = await request.json()
-        unknown = set(body) - set(asdict(faults))
+        unknown = set(body) - set(asdict(faults)) | ({"drop_operations"} & set(body))
         if unknown:
             return JSONResponse({"error": f"unknown fault(s): {sorted(unknown)}"}, status_code=422)
         for key, value in body.items():
             setattr(faults, key, type(getattr(faults, key))(value))
         return JSONResponse(asdict(faults))
+
+    @app.post("/_drop")
+    async def _drop(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        operation = str(body.get("operation", "")).strip("/")
+        faults.drop_operations[operation] = faults.drop_operations.get(operation, 0) + int(body.get("count", 1))
+        return {"drops": dict(faults.drop_operations)}
 
     @app.delete("/_faults")
     def _clear_faults() -> dict[str, Any]:
@@ -164,3 +183,12 @@ def sim_state_path(settings: Any, name: str) -> Path | None:
     if settings is None or not settings.get("simulators.persist", True):
         return None
     return Path(settings.home) / "sim" / f"{name}.json"
+
+
+def bearer_token(request: Request, *header_names: str) -> str:
+    """The token of an ``Authorization: Bearer …`` header (or the first of ``header_names`` that has one)."""
+    for name in header_names or ("authorization",):
+        scheme, _, token = request.headers.get(name, "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return ""

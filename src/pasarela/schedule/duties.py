@@ -19,6 +19,7 @@ from pasarela.core.labels import state_label
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Event, Job, Transition, utcnow
 from pasarela.runtime import Runtime
+from pasarela.schedule.config import DUTY_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class Duty:
     catch_up: str  # each: every missed slot once; once: one run for all of them
     run: DutyFn
     alert_rule: str = "duty_found"
-    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Its own options' defaults, declared with the configuration (`[schedule.<name>]`)."""
+        return DUTY_OPTIONS[self.name]
 
     @property
     def zone(self) -> str:
@@ -365,25 +370,23 @@ DUTIES: dict[str, Duty] = {
         Duty("cl_reconcile", "Conciliación de pedidos pagados de Jumpseller (cada tienda)", "CL", "*/15 * * * *",
              "once", cl_reconcile),
         Duty("pe_summary", "Resumen diario (RC) de las boletas del día anterior", "PE", "30 0 * * *", "once",
-             pe_summary, options={"deadline_days": 7}),
+             pe_summary),
         Duty("pe_tickets", "Consulta de tickets de resúmenes pendientes", "PE", "*/10 * * * *", "once", pe_tickets),
         Duty("pe_summary_warning", "Boletas sin resumen después de 5 días", "PE", "0 8 * * *", "once",
-             pe_summary_warning, alert_rule="summary_deadline", options={"warn_days": 5, "deadline_days": 7}),
+             pe_summary_warning, alert_rule="summary_deadline"),
         Duty("mx_payments_sync", "Sincronización de pagos Facti (IPN perdidos)", "MX", "0 * * * *", "once",
              mx_payments_sync),
         Duty("mx_cfdi_month_to_date", "Descarga de CFDI y metadata del mes en curso", "MX", "0 3 * * *", "once",
-             mx_cfdi_month_to_date, options={"directions": ["issued", "received"], "kinds": ["xml", "metadata"]}),
+             mx_cfdi_month_to_date),
         Duty("mx_cfdi_previous_month", "Descarga de CFDI y metadata del mes anterior (día 5)", "MX", "0 4 5 * *",
-             "each", mx_cfdi_previous_month,
-             options={"directions": ["issued", "received"], "kinds": ["xml", "metadata"]}),
+             "each", mx_cfdi_previous_month),
         Duty("bo_day_close", "Cierre del día comparado con reportecobranzas", "BO", "0 23 * * *", "each",
              bo_day_close),
         Duty("certificates", "Vencimiento de certificados (firma Perú, FIEL México)", "", "0 12 * * *", "once",
-             certificates, alert_rule="certificate_expiry", options={"days": [30, 7, 1]}),
-        Duty("stuck_documents", "Documentos detenidos en un estado", "", "*/30 * * * *", "once", stuck_documents,
-             options={"minutes": 60}),
+             certificates, alert_rule="certificate_expiry"),
+        Duty("stuck_documents", "Documentos detenidos en un estado", "", "*/30 * * * *", "once", stuck_documents),
         Duty("artifacts_retry", "Reintento de descargas fallidas (archivos, paquetes del SAT)", "", "0 * * * *",
-             "once", artifacts_retry, options={"rounds": 24}),
+             "once", artifacts_retry),
         Duty("alerts_evaluate", "Evaluación y envío de alertas", "", "* * * * *", "once", alerts_evaluate,
              alert_rule=""),
     ]

@@ -73,7 +73,7 @@ class CooplanClient:
         self.config = config
         self.http = http
         self.tokens = tokens
-        self._key = (config.base_url, config.login)
+        self._key = (config.url, config.login)
 
     # --- services ----------------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class CooplanClient:
         return token
 
     def _url(self, path: str) -> str:
-        base = self.config.base_url
+        base = self.config.url
         if base.startswith("http://") and self.config.mode != "simulator" and not self.config.allow_plain_http:
             raise CooplanAuthError(
                 f"la URL de Cooplan {base} no usa https; confírmela con PagoFácil o ponga allow_plain_http = true"

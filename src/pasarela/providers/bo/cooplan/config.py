@@ -2,104 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pasarela.providers.bo.cooplan import urls
+from pydantic import Field, field_validator
+
+from pasarela.core.config_model import Section, secret, setting
+from pasarela.providers.bo.cooplan.urls import ENDPOINTS
 
 # Credentials the simulator accepts out of the box (not real: Cooplan issues the real ones).
 SIM_CODSEGURIDAD = "SIM-CODSEG-0001"
 SIM_LOGIN = "pasarela.demo"
 SIM_PWD = "demo-cooplan-pwd"
 
-DEFAULT_TOML = f'''[bo.cooplan]
-# simulator | test | production
-mode = "simulator"
-# Leave empty to use the seed's URL for the mode (simulator: <public_url>/sim/cooplan).
-base_url = ""
-# Credentials issued by Cooplan to the merchant (seed 003 §1).
-codseguridad = "{SIM_CODSEGURIDAD}"
-login = "{SIM_LOGIN}"
-pwd = "{SIM_PWD}"
-# Name recorded as the cashier of every payment made from this installation (CLI --cajero overrides).
-cajero = "caja-1"
-# Renew the token after this many seconds even if not refused (0: keep it until refused).
-token_max_age_seconds = 0
-# The seed's production URL is plain http; refuse it unless you set this to true.
-allow_plain_http = false
 
-[bo.cooplan.simulator]
-# How long a token issued by the simulator lives.
-token_lifetime_seconds = 900
-# reportecobranzas answer: "rows" (one row per collection) or "seed" (the seed's bare success string).
-report = "rows"
-codseguridad = "{SIM_CODSEGURIDAD}"
-login = "{SIM_LOGIN}"
-pwd = "{SIM_PWD}"
-'''
+class CooplanSimulatorSection(Section):
+    """El simulador de Cooplan (modo simulator)."""
 
+    token_lifetime_seconds: float = setting(900, "Vida de un token emitido por el simulador.", ge=0)
+    report: Literal["rows", "seed"] = setting(
+        "rows", 'Respuesta de reportecobranzas: "rows" (una fila por cobranza) o "seed" (el texto de éxito del seed).'
+    )
+    codseguridad: str = secret(SIM_CODSEGURIDAD)
+    login: str = setting(SIM_LOGIN)
+    pwd: str = secret(SIM_PWD)
 
-def _get(section: Any, key: str, default: Any) -> Any:
-    if not isinstance(section, dict):
-        return default
-    for name, value in section.items():
-        if name.lower() == key.lower() and value is not None and value != "":
-            return value
-    return default
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-@dataclass(frozen=True)
-class CooplanConfig:
-    mode: str
-    base_url: str
-    codseguridad: str
-    login: str
-    pwd: str
-    cajero: str
-    token_max_age_seconds: float
-    allow_plain_http: bool
-
+    @field_validator("report", mode="before")
     @classmethod
-    def from_settings(cls, settings: Any) -> CooplanConfig:
-        section = settings.section("bo.cooplan")
-        mode = str(_get(section, "mode", "simulator")).strip().lower()
-        return cls(
-            mode=mode,
-            base_url=urls.base_url(settings, mode, str(_get(section, "base_url", ""))),
-            codseguridad=str(_get(section, "codseguridad", SIM_CODSEGURIDAD)),
-            login=str(_get(section, "login", SIM_LOGIN)),
-            pwd=str(_get(section, "pwd", SIM_PWD)),
-            cajero=str(_get(section, "cajero", "caja-1")),
-            token_max_age_seconds=float(_get(section, "token_max_age_seconds", 0)),
-            allow_plain_http=_bool(_get(section, "allow_plain_http", False)),
-        )
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class CooplanConfig(Section):
+    """Bolivia: punto de cobranza Cooplan por PagoFácil."""
+
+    mode: Literal["simulator", "test", "production"] = setting("simulator", "simulator | test | production")
+    base_url: str = setting("", "Vacío: la URL del seed para el modo (simulator: <public_url>/sim/cooplan).")
+    codseguridad: str = secret(SIM_CODSEGURIDAD, "Credenciales que Cooplan entrega al comercio (seed 003 §1).")
+    login: str = setting(SIM_LOGIN)
+    pwd: str = secret(SIM_PWD)
+    cajero: str = setting(
+        "caja-1", "Cajero registrado en cada cobro de esta instalación (la opción --cajero lo cambia).", min_length=1
+    )
+    token_max_age_seconds: float = setting(
+        0, "Renueva el token tras estos segundos aunque no sea rechazado (0: hasta que lo rechacen).", ge=0
+    )
+    allow_plain_http: bool = setting(False, "La URL de producción del seed es http simple; recházala salvo true.")
+    simulator: CooplanSimulatorSection = Field(default_factory=CooplanSimulatorSection)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def url(self) -> str:
+        """The base URL to call: ``base_url`` if set, else the seed's for the mode."""
+        if self.settings is None:  # built by hand (tests): the base_url given is the one
+            return self.base_url.rstrip("/")
+        return ENDPOINTS.url(self.mode, self.settings, self.base_url, key="bo.cooplan.mode")
 
     @property
     def secrets(self) -> list[str]:
         return [s for s in (self.codseguridad, self.login, self.pwd) if s]
 
-
-@dataclass(frozen=True)
-class SimulatorConfig:
-    token_lifetime_seconds: float
-    report: str
-    codseguridad: str
-    login: str
-    pwd: str
-
     @classmethod
-    def from_settings(cls, settings: Any) -> SimulatorConfig:
-        section = settings.section("bo.cooplan.simulator") if settings is not None else {}
-        return cls(
-            token_lifetime_seconds=float(_get(section, "token_lifetime_seconds", 900)),
-            report=str(_get(section, "report", "rows")).lower(),
-            codseguridad=str(_get(section, "codseguridad", SIM_CODSEGURIDAD)),
-            login=str(_get(section, "login", SIM_LOGIN)),
-            pwd=str(_get(section, "pwd", SIM_PWD)),
-        )
+    def from_settings(cls, settings: Any) -> CooplanConfig:
+        config = settings.provider_config("cooplan")
+        assert isinstance(config, CooplanConfig)
+        return config
+
+
+def simulator_config(settings: Any) -> CooplanSimulatorSection:
+    if settings is None:
+        return CooplanSimulatorSection()
+    return CooplanConfig.from_settings(settings).simulator

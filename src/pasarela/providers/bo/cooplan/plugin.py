@@ -6,6 +6,7 @@ from pasarela.plugins import ProviderPlugin
 from pasarela.providers.bo.cooplan import flow
 from pasarela.providers.bo.cooplan.api import router
 from pasarela.providers.bo.cooplan.cli import setup
+from pasarela.providers.bo.cooplan.urls import ENDPOINTS
 
 
 def _simulator(settings: Any) -> Any:
@@ -19,13 +20,15 @@ def _hint(rt: Any) -> str:
 
     conf = CooplanConfig.from_settings(rt.settings)
     if conf.mode != "simulator":
-        return f"Cooplan ({conf.mode}): {conf.base_url}"
+        return f"Cooplan ({conf.mode}): {conf.url}"
     return "Cooplan (simulador): prueba `pasarela bo debts 345` y `pasarela bo pay 345 --periodo 202110`"
 
 
 PLUGIN = ProviderPlugin(
     name="cooplan",
     country="BO",
+    config=("bo.cooplan", "pasarela.providers.bo.cooplan.config:CooplanConfig"),
+    endpoints=ENDPOINTS,
     simulator=_simulator,
     routers=[router],
     cli_setup=setup,

@@ -4,9 +4,11 @@ Members with contracts and pending debts per period; tokens that expire; the see
 (`IdCobranza` a string, `FechaPagoEmpresa` "dd/MM/yyyy HH:mm:ss", `montoTotal` a string); paying
 removes the debt from consultardeuda, a second payment is refused, a reversal restores it.
 Where the seed is silent the simulator follows `assumptions.py` (token service, 401 on a bad token,
-report rows). Besides the shared `_inspect`/`_faults`: `POST /_expire_tokens`, `POST /_drop`
-({"operation": "realizarpago", "count": 1}: commit, then cut the response of that service only)
-and `POST /_reset`.
+report rows). Besides the kit's `_inspect`/`_faults`/`_drop`/`_reset` (`core/simulator.py`):
+`POST /_expire_tokens`.
+
+`CooplanRules` holds the provider's rules and state (plain dicts in, envelopes out); the routes below
+are module-level functions that find it on ``request.app.state.rules``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import copy
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from pasarela.core.simulator import DroppedResponse, SimState, sim_state_path, simulator_app
+from pasarela.core.simulator import SimState, bearer_token, sim_state_path, simulator_app
 from pasarela.providers.bo.cooplan import assumptions as A
-from pasarela.providers.bo.cooplan.config import SimulatorConfig
+from pasarela.providers.bo.cooplan.config import simulator_config
 
 OK_TEXT = "Transacción realizada con éxito"
 FIRST_COBRANZA = 4224400
@@ -102,37 +105,202 @@ def refused(message: str, sistema: str, values: Any = None, status_code: int = 2
     return JSONResponse(envelope(values, message, error=1, mostrar=1, sistema=sistema), status_code=status_code)
 
 
-class OperationDrops:
-    """Per-service "commit, then cut the response" (the core's drop_next hits whatever comes next)."""
+class Refusal(Exception):
+    """A rule said no: the envelope Cooplan answers with (``error`` 1), and its HTTP status."""
 
-    def __init__(self) -> None:
-        self.pending: dict[str, int] = {}
-
-    def take(self, operation: str) -> bool:
-        if self.pending.get(operation, 0) > 0:
-            self.pending[operation] -= 1
-            return True
-        return False
+    def __init__(self, message: str, sistema: str, values: Any = None, status_code: int = 200):
+        super().__init__(message)
+        self.response = refused(message, sistema, values, status_code)
 
 
-class OperationDropMiddleware:
-    def __init__(self, app: Any, drops: OperationDrops):
-        self.app = app
-        self.drops = drops
+class CooplanRules:
+    """Cooplan's behaviour from seed 003: tokens, members, debts, collections, report, reversals."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        operation = scope.get("path", "").rstrip("/").rsplit("/", 1)[-1] if scope["type"] == "http" else ""
-        if not operation or not self.drops.take(operation):
-            await self.app(scope, receive, send)
-            return
+    def __init__(self, settings: Any = None):
+        self.conf = simulator_config(settings)
+        self.state = SimState(sim_state_path(settings, "cooplan"), initial_state)
 
-        async def swallow(message: dict[str, Any]) -> None:
-            return None
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.state.data
 
-        await self.app(scope, receive, swallow)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
-        await send({"type": "http.response.body", "body": b"{", "more_body": True})
-        raise DroppedResponse(f"simulated dropped response for {operation}")
+    def inspect(self, drops: dict[str, int]) -> dict[str, Any]:
+        with self.state.lock:
+            data = copy.deepcopy(self.data)
+        members = {
+            c: {
+                **{k: v for k, v in m.items() if k != "debts"},
+                "pending": [d for d in m["debts"] if not d["pagado_por"]],
+            }
+            for c, m in data["members"].items()
+        }
+        live = sum(1 for exp in data["tokens"].values() if exp > time.time())
+        return {
+            "members": members,
+            "collections": data["collections"],
+            "stats": data["stats"],
+            "live_tokens": live,
+            "drops": drops,
+        }
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.state.data = initial_state()
+            self.state.save()
+
+    def expire_tokens(self) -> int:
+        with self.state.lock:
+            count = len(self.data["tokens"])
+            self.data["tokens"] = {t: 0 for t in self.data["tokens"]}
+            self.state.save()
+        return count
+
+    def issue_token(self, body: dict[str, Any]) -> dict[str, Any]:
+        given = tuple(str(body.get(f, "")) for f in A.TOKEN_FIELDS)
+        expected = (self.conf.codseguridad, self.conf.login, self.conf.pwd)
+        if not all(secrets.compare_digest(g, e) for g, e in zip(given, expected, strict=True)):
+            raise Refusal("Credenciales incorrectas", "CodSeguridad, Login o Pwd no válidos")
+        value = secrets.token_urlsafe(32)
+        with self.state.lock:
+            now = time.time()
+            self.data["tokens"] = {t: e for t, e in self.data["tokens"].items() if e > now}
+            self.data["tokens"][value] = now + self.conf.token_lifetime_seconds
+            self.data["stats"]["tokens_issued"] += 1
+            self.state.save()
+        return envelope(value)
+
+    def check_token(self, token: str) -> None:
+        """Inside the lock: a live token, or the 401 the seed's services answer."""
+        if not token or self.data["tokens"].get(token, 0) <= time.time():
+            self.data["stats"]["requests_refused_token"] += 1
+            self.state.save()
+            raise Refusal("Token inválido o expirado", "Unauthorized", status_code=401)
+
+    def member(self, contrato: str) -> dict[str, Any]:
+        found = self.data["members"].get(contrato)
+        if found is None:
+            raise Refusal(f"No existe el contrato {contrato}", "Contrato no encontrado", [])
+        return found
+
+    def find_client(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.member(_id(body.get("Contrato")))
+        pending = [d for d in found["debts"] if not d["pagado_por"]]
+        factura = (pending or found["debts"] or [{"factura": 0}])[0]["factura"]
+        fields = ("Nombre", "NumDoc", "TipoDocumento", "Nit", "Direccion", "estado", "CodUbicacion")
+        return envelope([{"Factura": factura, **{f: found[f] for f in fields}}])
+
+    def debts(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.member(_id(body.get("Contrato")))
+        rows = [
+            {
+                "ID": found["ID"],
+                "Nombre": found["Nombre"],
+                "CodUbicacion": found["CodUbicacion"],
+                "periodo": d["periodo"],
+                "factura": d["factura"],
+                "montoTotal": d["montoTotal"],
+                "estado": 1,
+            }
+            for d in found["debts"]
+            if not d["pagado_por"]
+        ]
+        return envelope(rows)
+
+    def pay(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self._charge(body)
+        except Refusal:
+            self.data["stats"]["payments_refused"] += 1
+            self.state.save()
+            raise
+        self.data["stats"]["payments"] += 1
+        self.state.save()
+        return answer
+
+    def _payable_debt(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.member(_id(body.get("Contrato")))
+        factura, periodo = _id(body.get("IdFactura")), _id(body.get("Periodo"))
+        debt = next((d for d in found["debts"] if str(d["factura"]) == factura), None)
+        if debt is None:
+            raise Refusal(
+                f"No existe la factura {factura} del contrato {_id(body.get('Contrato'))}", "Factura no encontrada"
+            )
+        if debt["periodo"] != periodo:
+            raise Refusal(
+                f"La factura {factura} corresponde al periodo {debt['periodo']}, no a {periodo}", "Periodo no coincide"
+            )
+        if _id(body.get("IdAsociado")) != str(found["ID"]):
+            raise Refusal("El asociado no corresponde al contrato", "IdAsociado no coincide")
+        if debt["pagado_por"]:
+            raise Refusal(
+                f"La factura {factura} del periodo {periodo} ya fue pagada",
+                "Deuda pagada",
+                {"IdCobranza": debt["pagado_por"]},
+            )
+        try:
+            monto = Decimal(str(body.get("Monto"))).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            raise Refusal("Monto no válido", "Monto no numérico") from None
+        if monto != Decimal(debt["montoTotal"]):
+            raise Refusal(f"El monto {monto} no coincide con la deuda ({debt['montoTotal']})", "Monto distinto")
+        return debt
+
+    def _charge(self, body: dict[str, Any]) -> dict[str, Any]:
+        debt = self._payable_debt(body)
+        id_cobranza = str(self.data["next_cobranza"])
+        self.data["next_cobranza"] += 1
+        fecha = datetime.now(A.BOLIVIA_TZ)
+        debt["pagado_por"] = id_cobranza
+        self.data["collections"][id_cobranza] = {
+            "IdCobranza": id_cobranza,
+            "IdFactura": debt["factura"],
+            "Contrato": _id(body.get("Contrato")),
+            "Periodo": debt["periodo"],
+            "Monto": debt["montoTotal"],
+            "FechaPagoEmpresa": fecha.strftime(A.FECHA_PAGO_FORMAT),
+            "Fecha": fecha.date().isoformat(),
+            "Estado": A.REPORT_STATE_PAID,
+            "impresiones": 0,
+        }
+        paid = {"IdCobranza": id_cobranza, "FechaPagoEmpresa": fecha.strftime(A.FECHA_PAGO_FORMAT)}
+        return envelope(paid, "Transaccion realizada con exito")
+
+    def collection(self, body: dict[str, Any]) -> dict[str, Any]:
+        id_cobranza, factura = _id(body.get("IdCobranza")), _id(body.get("IdFactura"))
+        found = self.data["collections"].get(id_cobranza)
+        if found is None or str(found["IdFactura"]) != factura:
+            raise Refusal(f"No existe la cobranza {id_cobranza} para la factura {factura}", "Cobranza no encontrada")
+        return found
+
+    def print_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.collection(body)
+        if found["Estado"] != A.REPORT_STATE_PAID:
+            raise Refusal(f"La cobranza {found['IdCobranza']} fue revertida; no se puede imprimir", "Revertida")
+        found["impresiones"] += 1
+        self.state.save()
+        return envelope("Transacción realizada con exito")
+
+    def report(self, body: dict[str, Any]) -> dict[str, Any]:
+        fecha = _id(body.get("Fecha"))
+        if self.conf.report != "rows":
+            return envelope(OK_TEXT)
+        names = A.REPORT_ROW_FIELDS
+        rows = [
+            {names[k]: c[names[k]] for k in names} for c in self.data["collections"].values() if c["Fecha"] == fecha
+        ]
+        return envelope(rows, OK_TEXT)
+
+    def reverse(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.collection(body)
+        if found["Estado"] == A.REPORT_STATE_REVERSED:
+            raise Refusal(f"La cobranza {found['IdCobranza']} ya fue revertida", "Cobranza revertida")
+        found["Estado"] = A.REPORT_STATE_REVERSED
+        for debt in self.data["members"][found["Contrato"]]["debts"]:
+            if debt["pagado_por"] == found["IdCobranza"]:
+                debt["pagado_por"] = None
+        self.data["stats"]["reversals"] += 1
+        self.state.save()
+        return envelope(1, f" {OK_TEXT} ")
 
 
 async def read_body(request: Request) -> dict[str, Any]:
@@ -153,261 +321,88 @@ def _id(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def check_fecha(body: dict[str, Any]) -> None:
+    fecha = _id(body.get("Fecha"))
+    try:
+        datetime.strptime(fecha, "%Y-%m-%d")
+    except ValueError:
+        raise Refusal(f"Fecha {fecha!r} no válida (AAAA-MM-DD)", "Fecha no válida") from None
+
+
+async def _answer(
+    request: Request,
+    rule: Callable[[CooplanRules, dict[str, Any]], dict[str, Any]],
+    *,
+    authenticated: bool = True,
+    precheck: Callable[[dict[str, Any]], None] | None = None,
+) -> JSONResponse:
+    """The prelude every service shares: read the body, take the lock, check the token, run the rule."""
+    rules: CooplanRules = request.app.state.rules
+    body = await read_body(request)
+    try:
+        if precheck is not None:
+            precheck(body)
+        if not authenticated:
+            return JSONResponse(rule(rules, body))
+        with rules.state.lock:
+            # Both spellings of the seed are accepted (§2.2/§2.5 autorizacion, §2.3 authorization).
+            rules.check_token(bearer_token(request, "authorization", "autorizacion"))
+            return JSONResponse(rule(rules, body))
+    except Refusal as refusal:
+        return refusal.response
+
+
+router = APIRouter()
+
+
+@router.post(A.TOKEN_PATH)
+async def token(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.issue_token, authenticated=False)
+
+
+@router.post("/api/buscarcliente")
+async def buscarcliente(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.find_client)
+
+
+@router.post("/api/consultardeuda")
+async def consultardeuda(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.debts)
+
+
+@router.post("/api/realizarpago")
+async def realizarpago(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.pay)
+
+
+@router.post("/api/imprimirfactura")
+async def imprimirfactura(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.print_invoice)
+
+
+@router.post("/api/reportecobranzas")
+async def reportecobranzas(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.report, precheck=check_fecha)
+
+
+@router.post("/api/revertirpago")
+async def revertirpago(request: Request) -> JSONResponse:
+    return await _answer(request, CooplanRules.reverse)
+
+
+@router.post("/_expire_tokens")
+def expire_tokens(request: Request) -> dict[str, Any]:
+    return {"expired": request.app.state.rules.expire_tokens()}
+
+
 def create_app(settings: Any = None) -> Any:
-    conf = SimulatorConfig.from_settings(settings)
-    state = SimState(sim_state_path(settings, "cooplan"), initial_state)
-    drops = OperationDrops()
-
-    def inspect() -> dict[str, Any]:
-        with state.lock:
-            data = copy.deepcopy(state.data)
-        return {
-            "members": {
-                c: {
-                    **{k: v for k, v in m.items() if k != "debts"},
-                    "pending": [d for d in m["debts"] if not d["pagado_por"]],
-                }
-                for c, m in data["members"].items()
-            },
-            "collections": data["collections"],
-            "stats": data["stats"],
-            "live_tokens": sum(1 for exp in data["tokens"].values() if exp > time.time()),
-            "drops": dict(drops.pending),
-        }
-
-    def reset() -> None:
-        with state.lock:
-            state.data = initial_state()
-            state.save()
-
-    app, _faults = simulator_app("cooplan", inspect, title="Cooplan (PagoFácil) simulator", reset=reset)
-    app.add_middleware(OperationDropMiddleware, drops=drops)
-
-    @app.post("/_expire_tokens")
-    def _expire_tokens() -> dict[str, Any]:
-        with state.lock:
-            count = len(state.data["tokens"])
-            state.data["tokens"] = {t: 0 for t in state.data["tokens"]}
-            state.save()
-        return {"expired": count}
-
-    @app.post("/_drop")
-    async def _drop(request: Request) -> dict[str, Any]:
-        body = await request.json()
-        operation = str(body.get("operation", ""))
-        drops.pending[operation] = drops.pending.get(operation, 0) + int(body.get("count", 1))
-        return {"drops": dict(drops.pending)}
-
-    def authorized(request: Request) -> bool:
-        # Both spellings of the seed are accepted (§2.2/§2.5 autorizacion, §2.3 authorization).
-        for name in ("authorization", "autorizacion"):
-            scheme, _, token = request.headers.get(name, "").partition(" ")
-            if scheme.lower() == "bearer" and state.data["tokens"].get(token.strip(), 0) > time.time():
-                return True
-        return False
-
-    def token_refused() -> JSONResponse:
-        state.data["stats"]["requests_refused_token"] += 1
-        state.save()
-        return JSONResponse(
-            envelope(None, "Token inválido o expirado", error=1, sistema="Unauthorized"), status_code=401
-        )
-
-    def member_or_error(contrato: str) -> dict[str, Any] | JSONResponse:
-        member = state.data["members"].get(contrato)
-        if member is None:
-            return refused(f"No existe el contrato {contrato}", "Contrato no encontrado", [])
-        return member
-
-    @app.post(A.TOKEN_PATH)
-    async def token(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        given = tuple(str(body.get(f, "")) for f in A.TOKEN_FIELDS)
-        expected = (conf.codseguridad, conf.login, conf.pwd)
-        if not all(secrets.compare_digest(g, e) for g, e in zip(given, expected, strict=True)):
-            return refused("Credenciales incorrectas", "CodSeguridad, Login o Pwd no válidos")
-        value = secrets.token_urlsafe(32)
-        with state.lock:
-            now = time.time()
-            state.data["tokens"] = {t: e for t, e in state.data["tokens"].items() if e > now}
-            state.data["tokens"][value] = now + conf.token_lifetime_seconds
-            state.data["stats"]["tokens_issued"] += 1
-            state.save()
-        return JSONResponse(envelope(value))
-
-    @app.post("/api/buscarcliente")
-    async def buscarcliente(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            found = member_or_error(_id(body.get("Contrato")))
-            if isinstance(found, JSONResponse):
-                return found
-            pending = [d for d in found["debts"] if not d["pagado_por"]]
-            factura = (pending or found["debts"] or [{"factura": 0}])[0]["factura"]
-            row = {
-                "Nombre": found["Nombre"],
-                "Factura": factura,
-                "NumDoc": found["NumDoc"],
-                "TipoDocumento": found["TipoDocumento"],
-                "Nit": found["Nit"],
-                "Direccion": found["Direccion"],
-                "estado": found["estado"],
-                "CodUbicacion": found["CodUbicacion"],
-            }
-        return JSONResponse(envelope([row]))
-
-    @app.post("/api/consultardeuda")
-    async def consultardeuda(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            found = member_or_error(_id(body.get("Contrato")))
-            if isinstance(found, JSONResponse):
-                return found
-            rows = [
-                {
-                    "ID": found["ID"],
-                    "Nombre": found["Nombre"],
-                    "CodUbicacion": found["CodUbicacion"],
-                    "periodo": d["periodo"],
-                    "factura": d["factura"],
-                    "montoTotal": d["montoTotal"],
-                    "estado": 1,
-                }
-                for d in found["debts"]
-                if not d["pagado_por"]
-            ]
-        return JSONResponse(envelope(rows))
-
-    @app.post("/api/realizarpago")
-    async def realizarpago(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            answer, paid = _pay(body)
-            state.data["stats"]["payments" if paid else "payments_refused"] += 1
-            state.save()
-        return answer
-
-    def _pay(body: dict[str, Any]) -> tuple[JSONResponse, bool]:
-        answer = _charge(body)
-        return (answer, False) if isinstance(answer, JSONResponse) else (JSONResponse(answer), True)
-
-    def _charge(body: dict[str, Any]) -> JSONResponse | dict[str, Any]:
-        found = member_or_error(_id(body.get("Contrato")))
-        if isinstance(found, JSONResponse):
-            return found
-        factura, periodo = _id(body.get("IdFactura")), _id(body.get("Periodo"))
-        debt = next((d for d in found["debts"] if str(d["factura"]) == factura), None)
-        if debt is None:
-            return refused(
-                f"No existe la factura {factura} del contrato {_id(body.get('Contrato'))}",
-                "Factura no encontrada",
-            )
-        if debt["periodo"] != periodo:
-            return refused(
-                f"La factura {factura} corresponde al periodo {debt['periodo']}, no a {periodo}",
-                "Periodo no coincide",
-            )
-        if _id(body.get("IdAsociado")) != str(found["ID"]):
-            return refused("El asociado no corresponde al contrato", "IdAsociado no coincide")
-        if debt["pagado_por"]:
-            return refused(
-                f"La factura {factura} del periodo {periodo} ya fue pagada",
-                "Deuda pagada",
-                {"IdCobranza": debt["pagado_por"]},
-            )
-        try:
-            monto = Decimal(str(body.get("Monto"))).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            return refused("Monto no válido", "Monto no numérico")
-        if monto != Decimal(debt["montoTotal"]):
-            return refused(f"El monto {monto} no coincide con la deuda ({debt['montoTotal']})", "Monto distinto")
-        id_cobranza = str(state.data["next_cobranza"])
-        state.data["next_cobranza"] += 1
-        fecha = datetime.now(A.BOLIVIA_TZ)
-        debt["pagado_por"] = id_cobranza
-        state.data["collections"][id_cobranza] = {
-            "IdCobranza": id_cobranza,
-            "IdFactura": debt["factura"],
-            "Contrato": _id(body.get("Contrato")),
-            "Periodo": periodo,
-            "Monto": debt["montoTotal"],
-            "FechaPagoEmpresa": fecha.strftime(A.FECHA_PAGO_FORMAT),
-            "Fecha": fecha.date().isoformat(),
-            "Estado": A.REPORT_STATE_PAID,
-            "impresiones": 0,
-        }
-        return envelope(
-            {"IdCobranza": id_cobranza, "FechaPagoEmpresa": fecha.strftime(A.FECHA_PAGO_FORMAT)},
-            "Transaccion realizada con exito",
-        )
-
-    def collection_or_error(body: dict[str, Any]) -> dict[str, Any] | JSONResponse:
-        id_cobranza, factura = _id(body.get("IdCobranza")), _id(body.get("IdFactura"))
-        found = state.data["collections"].get(id_cobranza)
-        if found is None or str(found["IdFactura"]) != factura:
-            return refused(f"No existe la cobranza {id_cobranza} para la factura {factura}", "Cobranza no encontrada")
-        return found
-
-    @app.post("/api/imprimirfactura")
-    async def imprimirfactura(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            found = collection_or_error(body)
-            if isinstance(found, JSONResponse):
-                return found
-            if found["Estado"] != A.REPORT_STATE_PAID:
-                return refused(f"La cobranza {found['IdCobranza']} fue revertida; no se puede imprimir", "Revertida")
-            found["impresiones"] += 1
-            state.save()
-        return JSONResponse(envelope("Transacción realizada con exito"))
-
-    @app.post("/api/reportecobranzas")
-    async def reportecobranzas(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        fecha = _id(body.get("Fecha"))
-        try:
-            datetime.strptime(fecha, "%Y-%m-%d")
-        except ValueError:
-            return refused(f"Fecha {fecha!r} no válida (AAAA-MM-DD)", "Fecha no válida")
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            if conf.report != "rows":
-                return JSONResponse(envelope(OK_TEXT))
-            names = A.REPORT_ROW_FIELDS
-            rows = [
-                {names[k]: c[names[k]] for k in names}
-                for c in state.data["collections"].values()
-                if c["Fecha"] == fecha
-            ]
-        return JSONResponse(envelope(rows, OK_TEXT))
-
-    @app.post("/api/revertirpago")
-    async def revertirpago(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        with state.lock:
-            if not authorized(request):
-                return token_refused()
-            found = collection_or_error(body)
-            if isinstance(found, JSONResponse):
-                return found
-            if found["Estado"] == A.REPORT_STATE_REVERSED:
-                return refused(f"La cobranza {found['IdCobranza']} ya fue revertida", "Cobranza revertida")
-            found["Estado"] = A.REPORT_STATE_REVERSED
-            member = state.data["members"][found["Contrato"]]
-            for debt in member["debts"]:
-                if debt["pagado_por"] == found["IdCobranza"]:
-                    debt["pagado_por"] = None
-            state.data["stats"]["reversals"] += 1
-            state.save()
-        return JSONResponse(envelope(1, f" {OK_TEXT} "))
-
+    rules = CooplanRules(settings)
+    app, faults = simulator_app(
+        "cooplan",
+        lambda: rules.inspect(dict(faults.drop_operations)),
+        title="Cooplan (PagoFácil) simulator",
+        reset=rules.reset,
+    )
+    app.state.rules = rules
+    app.include_router(router)
     return app

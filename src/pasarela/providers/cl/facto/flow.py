@@ -13,9 +13,9 @@ from pasarela.flow import RetryJob, Submitter, follow_up, run_submission
 from pasarela.ledger import service
 from pasarela.ledger.models import Document, Job
 from pasarela.operations import resolve_with_reference
-from pasarela.providers.cl.facto import urls
 from pasarela.providers.cl.facto.client import FactoClient
 from pasarela.providers.cl.facto.mapping import CORRECTABLE, SkipOrder, build_document
+from pasarela.providers.cl.facto.urls import ENDPOINTS
 from pasarela.providers.cl.jumpseller.order import Order
 from pasarela.providers.cl.jumpseller.stores import Store, store
 from pasarela.runtime import Runtime
@@ -40,7 +40,10 @@ def _store_of(rt: Runtime, doc: Document) -> Store:
 def client_for(rt: Runtime, shop: Store, document_id: int | None) -> FactoClient:
     http = rt.provider_http("facto", document_id=document_id, extra_secrets=[shop.facto_password])
     return FactoClient(
-        http, urls.endpoint(shop.facto_mode, rt.settings, shop.facto_url), shop.facto_user, shop.facto_password
+        http,
+        ENDPOINTS.url(shop.facto_mode, rt.settings, shop.facto_url or "", key=f"jumpseller.stores.{shop.code}.facto"),
+        shop.facto_user,
+        shop.facto_password,
     )
 
 

@@ -26,6 +26,7 @@ def _cli(group: Callable[..., typer.Typer]) -> None:
 PLUGIN = ProviderPlugin(
     name="jumpseller",
     country="CL",
+    config=("jumpseller", "pasarela.providers.cl.jumpseller.stores:JumpsellerSection"),
     routers=[webhook.router, reconcile.router],
     simulator=simulator.create_app,
     cli_setup=_cli,

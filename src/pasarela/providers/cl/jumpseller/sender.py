@@ -34,6 +34,56 @@ COMPANY = {"rut": "76.086.428-5", "razon": "Comercializadora Los Andes SpA", "gi
 SHIPPING = 3990
 
 
+def _products(rng: random.Random, exempt: bool) -> list[dict[str, Any]]:
+    catalog = EXEMPT_PRODUCTS if exempt else PRODUCTS
+    chosen = rng.sample(catalog, k=min(len(catalog), rng.randint(1, 3)))
+    iva = [{"id": 1, "name": "IVA", "rate": 19.0, "fixed": 0.0, "tax_on_product_price": True}]
+    return [
+        {
+            "id": 10000 + index,
+            "variant_id": None,
+            "sku": f"SKU-{abs(hash(name)) % 100000:05d}",
+            "name": name,
+            "qty": rng.randint(1, 3),
+            "price": float(price),
+            "discount": 0.0,
+            "taxes": [] if exempt else iva,
+        }
+        for index, (name, price) in enumerate(chosen)
+    ]
+
+
+def _billing_address(first: str, last: str) -> dict[str, Any]:
+    return {
+        "name": first,
+        "surname": last,
+        "taxid": None,
+        "address": "Av. Providencia",
+        "street_number": "1234",
+        "complement": "Depto 56",
+        "city": "Santiago",
+        "municipality": "Providencia",
+        "region": "Región Metropolitana",
+        "country": "Chile",
+        "country_code": "CL",
+        "postal": "7500000",
+    }
+
+
+def _ask_for_factura(order: dict[str, Any], rut: str | None) -> None:
+    """What a buyer who asks for a factura fills in at Jumpseller's checkout."""
+    order["billing_address"]["taxid"] = rut or COMPANY["rut"]
+    order["billing_information"] = {
+        "company_name": COMPANY["razon"],
+        "business_activity": COMPANY["giro"],
+        "taxpayer_type": "company",
+    }
+    order["additional_fields"] += [
+        {"label": "Razón Social", "value": COMPANY["razon"], "id": 2, "area": "other"},
+        {"label": "Giro", "value": COMPANY["giro"], "id": 3, "area": "other"},
+    ]
+
+
 def build_order(
     order_id: int,
     *,
@@ -44,27 +94,10 @@ def build_order(
     currency: str = "CLP",
     seed: int | None = None,
 ) -> dict[str, Any]:
+    """A paid Jumpseller order as its `order_paid` webhook carries it (repeatable for a given seed)."""
     rng = random.Random(seed if seed is not None else order_id)
-    catalog = EXEMPT_PRODUCTS if exempt else PRODUCTS
-    chosen = rng.sample(catalog, k=min(len(catalog), rng.randint(1, 3)))
-    products: list[dict[str, Any]] = []
-    for index, (name, price) in enumerate(chosen):
-        products.append(
-            {
-                "id": 10000 + index,
-                "variant_id": None,
-                "sku": f"SKU-{abs(hash(name)) % 100000:05d}",
-                "name": name,
-                "qty": rng.randint(1, 3),
-                "price": float(price),
-                "discount": 0.0,
-                "taxes": []
-                if exempt
-                else [{"id": 1, "name": "IVA", "rate": 19.0, "fixed": 0.0, "tax_on_product_price": True}],
-            }
-        )
+    products = _products(rng, exempt)
     subtotal = sum(float(p["qty"]) * float(p["price"]) for p in products)
-    total = subtotal + SHIPPING - discount
     first, last, email = rng.choice(CUSTOMERS)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     order: dict[str, Any] = {
@@ -81,7 +114,7 @@ def build_order(
         "discount": float(discount),
         "shipping_discount": 0.0,
         "gift_cards_discount": 0.0,
-        "total": total,
+        "total": subtotal + SHIPPING - discount,
         "payment_method_name": "Webpay Plus",
         "payment_method_type": "webpay",
         "customer": {
@@ -90,20 +123,7 @@ def build_order(
             "phone": "+56912345678",
             "fullname": f"{first} {last}",
         },
-        "billing_address": {
-            "name": first,
-            "surname": last,
-            "taxid": None,
-            "address": "Av. Providencia",
-            "street_number": "1234",
-            "complement": "Depto 56",
-            "city": "Santiago",
-            "municipality": "Providencia",
-            "region": "Región Metropolitana",
-            "country": "Chile",
-            "country_code": "CL",
-            "postal": "7500000",
-        },
+        "billing_address": _billing_address(first, last),
         "products": products,
         "additional_fields": [
             {
@@ -115,16 +135,7 @@ def build_order(
         ],
     }
     if factura:
-        order["billing_address"]["taxid"] = rut or COMPANY["rut"]
-        order["billing_information"] = {
-            "company_name": COMPANY["razon"],
-            "business_activity": COMPANY["giro"],
-            "taxpayer_type": "company",
-        }
-        order["additional_fields"] += [
-            {"label": "Razón Social", "value": COMPANY["razon"], "id": 2, "area": "other"},
-            {"label": "Giro", "value": COMPANY["giro"], "id": 3, "area": "other"},
-        ]
+        _ask_for_factura(order, rut)
     return {"order": order}
 
 

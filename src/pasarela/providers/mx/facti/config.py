@@ -1,102 +1,71 @@
-"""`[mx.facti]` configuration with working simulator defaults for every missing key."""
+"""`[mx.facti]`: the Facti account, the IPN password and the optional ERP forward."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pasarela.providers.mx.facti.urls import base_url
+from pydantic import Field, field_validator
 
-# Simulator-mode defaults: the simulator accepts exactly these credentials unless configured.
-DEFAULTS: dict[str, Any] = {
-    "mode": "simulator",
-    "client_id": "simfacti0client0id00000000000001",
-    "api_key": "simfacti0api0key0000000000000001",
-    "company_id": 1,
-    "from_rfc": "EKU9003173C9",
-    "ipn_password": "ipn-simulador-pasarela",
-    "erp_forward_url": "",
-    "erp_forward_secret": "",
-    "erp_forward_attempts": 8,
-    "strict_rfc_check_digit": True,
-    "timeout": 30.0,
-    # Simulator only: where it sends IPNs (empty: this gateway's /webhooks/facti/ipn) and the
-    # seconds to wait between delivery attempts (Facti's real policy is not published).
-    "simulator_ipn_url": "",
-    "simulator_ipn_retry_delays": [1, 2, 5, 10, 30],
-}
-
-DEFAULT_TOML = """[mx.facti]
-# simulator | test (http://api.sandbox.facti.mx) | production (https://api.facti.mx)
-mode = "simulator"
-# From https://www.facti.mx/api/keys (the same pair works in sandbox and production).
-client_id = "simfacti0client0id00000000000001"
-api_key = "simfacti0api0key0000000000000001"
-# Your company at Facti (company_id for searches, CLABEs, deletes) and its RFC (from_rfc).
-company_id = 1
-from_rfc = "EKU9003173C9"
-# The IPN password configured at Facti for the company, in clear; Facti sends its MD5.
-ipn_password = "ipn-simulador-pasarela"
-# Optional: forward every payment notice to your ERP, signed with HMAC-SHA256.
-erp_forward_url = ""
-erp_forward_secret = ""
-erp_forward_attempts = 8
-# Reject RFCs whose check digit fails (the generic XAXX010101000/XEXX010101000 always pass).
-strict_rfc_check_digit = true
-"""
+from pasarela.core.config_model import Section, secret, setting
+from pasarela.providers.mx.facti.urls import ENDPOINTS
 
 
-@dataclass(frozen=True)
-class FactiSettings:
-    mode: str
-    base_url: str
-    client_id: str
-    api_key: str
-    company_id: int
-    from_rfc: str
-    ipn_password: str
-    erp_forward_url: str
-    erp_forward_secret: str
-    erp_forward_attempts: int
-    strict_rfc_check_digit: bool
-    timeout: float
-    simulator_ipn_url: str
-    simulator_ipn_retry_delays: tuple[float, ...]
+class FactiSettings(Section):
+    """México: cobros Facti (solicitudes de pago, CLABE STP, IPN)."""
+
+    mode: Literal["simulator", "test", "production"] = setting(
+        "simulator", "simulator | test (http://api.sandbox.facti.mx) | production (https://api.facti.mx)"
+    )
+    client_id: str = setting(
+        "simfacti0client0id00000000000001",
+        "De https://www.facti.mx/api/keys (el mismo par sirve en sandbox y producción).",
+    )
+    # The simulator accepts exactly these credentials unless configured.
+    api_key: str = secret("simfacti0api0key0000000000000001", generate="hex16")
+    company_id: int = setting(1, "Tu empresa en Facti (company_id de búsquedas, CLABE, eliminaciones)…", ge=1)
+    from_rfc: str = setting("EKU9003173C9", "…y su RFC (from_rfc).")
+    ipn_password: str = secret(
+        "ipn-simulador-pasarela",
+        "La clave IPN configurada en Facti, en claro; Facti envía su MD5.",
+        generate="urlsafe12",
+    )
+    erp_forward_url: str = setting("", "Opcional: reenvía cada aviso de pago a tu ERP, firmado con HMAC-SHA256.")
+    erp_forward_secret: str = secret("")
+    erp_forward_attempts: int = setting(8, "", ge=1)
+    strict_rfc_check_digit: bool = setting(
+        True, "Rechaza RFC con dígito verificador incorrecto (los genéricos XAXX010101000/XEXX010101000 siempre pasan)."
+    )
+    timeout: float = setting(30.0, hidden=True, gt=0)
+    # Simulator only: where it sends IPNs (empty: this gateway's /webhooks/facti/ipn) and the seconds
+    # between delivery attempts (Facti's real policy is not published).
+    simulator_ipn_url: str = setting("", hidden=True)
+    simulator_ipn_retry_delays: tuple[float, ...] = Field((1, 2, 5, 10, 30), json_schema_extra={"hidden": True})
+
+    @field_validator("from_rfc")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("simulator_ipn_retry_delays", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        return [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @property
+    def base_url(self) -> str:
+        return ENDPOINTS.url(self.mode, self.settings, key="mx.facti.mode")
+
+    @property
+    def ipn_url(self) -> str:
+        """Where the simulator delivers IPNs."""
+        return self.simulator_ipn_url or f"{self.settings.public_url}/webhooks/facti/ipn"
 
     @property
     def secrets(self) -> list[str]:
         return [s for s in (self.api_key, self.ipn_password, self.erp_forward_secret) if s]
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _delays(value: Any) -> tuple[float, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-    return tuple(float(v) for v in value)
-
-
 def facti_settings(settings: Any) -> FactiSettings:
-    raw = {**DEFAULTS, **{k: v for k, v in (settings.section("mx.facti") or {}).items() if v is not None}}
-    mode = str(raw["mode"])
-    public_ipn = f"{settings.public_url}/webhooks/facti/ipn"
-    return FactiSettings(
-        mode=mode,
-        base_url=base_url(settings, mode),
-        client_id=str(raw["client_id"]),
-        api_key=str(raw["api_key"]),
-        company_id=int(raw["company_id"]),
-        from_rfc=str(raw["from_rfc"]).upper(),
-        ipn_password=str(raw["ipn_password"]),
-        erp_forward_url=str(raw["erp_forward_url"] or ""),
-        erp_forward_secret=str(raw["erp_forward_secret"] or ""),
-        erp_forward_attempts=int(raw["erp_forward_attempts"]),
-        strict_rfc_check_digit=_bool(raw["strict_rfc_check_digit"]),
-        timeout=float(raw["timeout"]),
-        simulator_ipn_url=str(raw["simulator_ipn_url"] or public_ipn),
-        simulator_ipn_retry_delays=_delays(raw["simulator_ipn_retry_delays"]),
-    )
+    config = settings.provider_config("facti")
+    assert isinstance(config, FactiSettings)
+    return config

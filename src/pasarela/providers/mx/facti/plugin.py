@@ -5,6 +5,7 @@ from pasarela.providers.mx.facti import flow
 from pasarela.providers.mx.facti.api import api_router, webhook_router
 from pasarela.providers.mx.facti.cli import setup
 from pasarela.providers.mx.facti.simulator import create_app
+from pasarela.providers.mx.facti.urls import ENDPOINTS
 
 
 def _hint(rt):  # type: ignore[no-untyped-def]
@@ -18,6 +19,8 @@ def _hint(rt):  # type: ignore[no-untyped-def]
 PLUGIN = ProviderPlugin(
     name="facti",
     country="MX",
+    config=("mx.facti", "pasarela.providers.mx.facti.config:FactiSettings"),
+    endpoints=ENDPOINTS,
     simulator=create_app,
     routers=[api_router, webhook_router],
     cli_setup=setup,

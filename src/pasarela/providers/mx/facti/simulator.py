@@ -152,7 +152,7 @@ class FactiSimulator:
             "razon_social": "ESCUELA KEMPER URGATE SA DE CV",
             "alias": "EKU",
         }
-        self.ipn_url = conf.simulator_ipn_url if conf else ""
+        self.ipn_url = conf.ipn_url if conf else ""
         self.ipn_password = conf.ipn_password if conf else ""
         self.ipn_delays = conf.simulator_ipn_retry_delays if conf else (1, 2, 5)
         self.state = SimState(sim_state_path(settings, "facti"), self._initial)

@@ -2,62 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from pasarela.core.config_model import Section, secret, setting
 
 PACKAGE_FIEL = Path(__file__).parent / "fiel"
 TEST_FIEL_PASSWORD = "12345678a"  # SAT's published test FIEL (fiel/README.md)
 TEST_RFC = "EKU9003173C9"
 
-DEFAULTS: dict[str, Any] = {
-    "mode": "simulator",
+
+class MySuiteConfig(Section):
+    """México: descarga masiva del SAT por MYSuite."""
+
+    mode: Literal["simulator", "test", "production"] = setting("simulator", "simulator | test | production")
     # MYSuite account: the Requestor/User GUID and user name MYSuite hands out on contracting.
-    "requestor": "0c320b03-d4f1-47bc-a5f3-2ee8b1b1b5d1",
-    "user": "0c320b03-d4f1-47bc-a5f3-2ee8b1b1b5d1",
-    "username": "",  # default: MX.<rfc>.<user>
-    "rfc": TEST_RFC,
-    "fiel_cer_path": "",  # default: the SAT test FIEL in the package
-    "fiel_key_path": "",
-    "fiel_password": "",  # default (test FIEL only): 12345678a
-    "timeout": 90.0,  # seconds; the SAT side is slow (mexico.md §3.4: ≥ 60 s)
-    "poll_initial_seconds": 60.0,
-    "poll_max_seconds": 3600.0,
-    "split": "month",  # CFDI periods per request: month | year | none
-    "ingest_processes": 0,  # 0: one per core
-    "ingest_batch_size": 10_000,  # CFDI per committed (fsync'd) batch
-    # Simulator timing and volume.
-    "sim_accept_seconds": 2.0,  # Aceptada (1) until then
-    "sim_finish_seconds": 5.0,  # En proceso (2) until then, then Terminada (3)
-    "sim_docs_per_month": 20,
-    "sim_package_size": 200,
-    "sim_poll_seconds": 1.0,  # poll_initial_seconds used in simulator mode
+    requestor: str = setting("0c320b03-d4f1-47bc-a5f3-2ee8b1b1b5d1", "Requestor (GUID) de tu cuenta MYSuite.")
+    user: str = setting("0c320b03-d4f1-47bc-a5f3-2ee8b1b1b5d1", "User (GUID) de tu cuenta MYSuite.")
+    username: str = setting("", "Vacío: MX.<rfc>.<user>")
+    rfc: str = setting(TEST_RFC, "RFC de la empresa.")
+    fiel_cer_path: str = setting("", "e.firma (FIEL). Vacío: la FIEL de prueba del SAT incluida (solo simulador).")
+    fiel_key_path: str = setting("")
+    fiel_password: str = secret("")
+    timeout: float = setting(90.0, "Segundos de espera por respuesta (el SAT es lento).", gt=0)
+    poll_initial_seconds: float = setting(60.0, "Espera entre consultas de estado (se duplica)…", gt=0)
+    poll_max_seconds: float = setting(3600.0, "…hasta este máximo.", gt=0)
+    split: Literal["month", "year", "none"] = setting("month", "CFDI por solicitud: month | year | none")
+    ingest_processes: int = setting(0, hidden=True, ge=0)  # 0: one per core
+    ingest_batch_size: int = setting(10_000, hidden=True, ge=1)  # CFDI per committed (fsync'd) batch
+    sim_accept_seconds: float = setting(2.0, "Simulador: Aceptada (1) hasta entonces…", ge=0)
+    sim_finish_seconds: float = setting(5.0, "…En proceso (2) hasta entonces, luego Terminada (3).", ge=0)
+    sim_poll_seconds: float = setting(1.0, "Simulador: espera entre consultas.", gt=0)
+    sim_docs_per_month: int = setting(20, "Simulador: CFDI por mes.", ge=0)
+    sim_package_size: int = setting(200, "Simulador: CFDI por paquete.", ge=1)
     # Fault injection for crash tests only: "download" or "ingest:<batches>" exits the process there.
-    "fault_crash_at": "",
-}
+    fault_crash_at: str = setting("", hidden=True)
 
-
-@dataclass
-class MySuiteConfig:
-    raw: dict[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.raw.get(key)
-        default = DEFAULTS[key]
-        if value is None or value == "":
-            return default
-        return type(default)(value) if isinstance(default, (int, float)) and not isinstance(default, bool) else value
+    @field_validator("rfc")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
 
     @property
-    def mode(self) -> str:
-        return str(self["mode"])
-
-    @property
-    def rfc(self) -> str:
-        return str(self["rfc"]).strip().upper()
-
-    @property
-    def username(self) -> str:
+    def account_name(self) -> str:
+        """The UserName MYSuite expects: configured, or MX.<rfc>.<user>."""
         return str(self["username"] or f"MX.{self.rfc}.{self['user']}")
 
     def fiel_paths(self) -> tuple[Path, Path]:
@@ -66,10 +56,11 @@ class MySuiteConfig:
         return Path(cer), Path(key)
 
     @property
-    def fiel_password(self) -> str:
+    def fiel_passphrase(self) -> str:
+        """The FIEL key's password: configured, or the published one of the bundled test FIEL."""
         if self["fiel_password"]:
             return str(self["fiel_password"])
-        return TEST_FIEL_PASSWORD if not self.raw.get("fiel_key_path") else ""
+        return TEST_FIEL_PASSWORD if not self.fiel_key_path else ""
 
     @property
     def poll_initial(self) -> float:
@@ -77,4 +68,6 @@ class MySuiteConfig:
 
 
 def load(settings: Any) -> MySuiteConfig:
-    return MySuiteConfig(dict(settings.section("mx.mysuite") or {}))
+    config = settings.provider_config("mysuite")
+    assert isinstance(config, MySuiteConfig)
+    return config

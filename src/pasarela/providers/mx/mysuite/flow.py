@@ -22,7 +22,7 @@ from pasarela.providers.mx.mysuite.client import Fiel, MySuiteClient
 from pasarela.providers.mx.mysuite.config import MySuiteConfig, load
 from pasarela.providers.mx.mysuite.models import SatPackage, SatRequest
 from pasarela.providers.mx.mysuite.planner import JOB_FOLLOW, TERMINAL
-from pasarela.providers.mx.mysuite.urls import service_url
+from pasarela.providers.mx.mysuite.urls import ENDPOINTS
 from pasarela.runtime import Runtime
 
 SAT_STATES = {tx.ESTADO_ACCEPTED: "accepted", tx.ESTADO_IN_PROGRESS: "in_progress"}
@@ -37,15 +37,23 @@ def open_store(rt: Runtime, **options: Any) -> CfdiStore:
 def make_client(rt: Runtime, document_id: int | None = None) -> MySuiteClient:
     conf = load(rt.settings)
     cer, key = conf.fiel_paths()
-    fiel = Fiel.from_files(cer, key, conf.fiel_password) if cer.exists() and key.exists() else None
+    fiel = Fiel.from_files(cer, key, conf.fiel_passphrase) if cer.exists() and key.exists() else None
     secrets = fiel.secrets() if fiel else []
 
     def http(extra: list[str]):  # type: ignore[no-untyped-def]
-        return rt.provider_http("mysuite", document_id=document_id, timeout=float(conf["timeout"]),
-                                extra_secrets=[*secrets, *extra])
+        return rt.provider_http(
+            "mysuite", document_id=document_id, timeout=float(conf["timeout"]), extra_secrets=[*secrets, *extra]
+        )
 
-    return MySuiteClient(service_url(rt.settings, conf.mode), requestor=str(conf["requestor"]), user=str(conf["user"]),
-                         username=conf.username, rfc=conf.rfc, fiel=fiel, http=http)
+    return MySuiteClient(
+        ENDPOINTS.url(conf.mode, rt.settings, key="mx.mysuite.mode"),
+        requestor=str(conf["requestor"]),
+        user=str(conf["user"]),
+        username=conf.account_name,
+        rfc=conf.rfc,
+        fiel=fiel,
+        http=http,
+    )
 
 
 def _row_for_document(session, doc_id: int) -> SatRequest:  # type: ignore[no-untyped-def]
@@ -64,11 +72,17 @@ def _update(rt: Runtime, request_id: int, **values: object) -> None:
 
 # ---- registration (once) ---------------------------------------------------------------------------
 
+
 def _submit(rt: Runtime, doc: Document) -> CallResult:
     data = doc.effective_data()
     client = make_client(rt, doc.id)
-    [answer] = client.register("CFDIS" if data["servicio"] == "CFDIS" else "RETENCIONES", data["tipo"],
-                               data["direccion"], data["fecha_inicial"], data["fecha_final"])
+    [answer] = client.register(
+        "CFDIS" if data["servicio"] == "CFDIS" else "RETENCIONES",
+        data["tipo"],
+        data["direccion"],
+        data["fecha_inicial"],
+        data["fecha_final"],
+    )
     with rt.db.transaction() as session:
         row = _row_for_document(session, doc.id)
         row.sat_code, row.message = answer.code, answer.message
@@ -78,12 +92,19 @@ def _submit(rt: Runtime, doc: Document) -> CallResult:
             row.state = "rejected"
     _crash_point(load(rt.settings), "registered")
     if answer.accepted:
-        return CallResult(Outcome.ISSUED, reason=f"registrada en MYSuite: {answer.request_id}",
-                          provider_ref=answer.request_id, details={"sat_code": answer.code})
-    hint = {tx.SAT_LIFETIME_EXHAUSTED: " (el periodo ya se pidió 2 veces)",
-            tx.SAT_DUPLICATE: " (hay una solicitud igual activa)"}.get(answer.code, "")
-    return CallResult(Outcome.REJECTED, reason=f"SAT {answer.code}: {answer.message}{hint}",
-                      details={"sat_code": answer.code})
+        return CallResult(
+            Outcome.ISSUED,
+            reason=f"registrada en MYSuite: {answer.request_id}",
+            provider_ref=answer.request_id,
+            details={"sat_code": answer.code},
+        )
+    hint = {
+        tx.SAT_LIFETIME_EXHAUSTED: " (el periodo ya se pidió 2 veces)",
+        tx.SAT_DUPLICATE: " (hay una solicitud igual activa)",
+    }.get(answer.code, "")
+    return CallResult(
+        Outcome.REJECTED, reason=f"SAT {answer.code}: {answer.message}{hint}", details={"sat_code": answer.code}
+    )
 
 
 def _lookup(rt: Runtime, doc: Document) -> CallResult | None:
@@ -92,13 +113,18 @@ def _lookup(rt: Runtime, doc: Document) -> CallResult | None:
         recorded = _row_for_document(session, doc.id).mysuite_id
     if recorded:
         # MYSuite's answer was stored before the process died; only the document's own state was not.
-        return CallResult(Outcome.ISSUED, reason=f"registrada en MYSuite: {recorded} (respuesta ya guardada)",
-                          provider_ref=recorded)
+        return CallResult(
+            Outcome.ISSUED, reason=f"registrada en MYSuite: {recorded} (respuesta ya guardada)", provider_ref=recorded
+        )
     data = doc.effective_data()
     client = make_client(rt, doc.id)
-    filters = [("Servicio", "=", data["servicio"], ""), ("TipoSolicitud", "=", data["tipo"], ""),
-               ("TipoTaxID", "=", data["direccion"], ""), ("FechaInicial", "=", data["fecha_inicial"], ""),
-               ("FechaFinal", "=", data["fecha_final"], "")]
+    filters = [
+        ("Servicio", "=", data["servicio"], ""),
+        ("TipoSolicitud", "=", data["tipo"], ""),
+        ("TipoTaxID", "=", data["direccion"], ""),
+        ("FechaInicial", "=", data["fecha_inicial"], ""),
+        ("FechaFinal", "=", data["fecha_final"], ""),
+    ]
     try:
         page = client.list_requests(page=1, page_size=100, filters=filters)
     except SurelyNotSent as exc:
@@ -109,8 +135,11 @@ def _lookup(rt: Runtime, doc: Document) -> CallResult | None:
         for line in page.lines:
             if line.get("Id") and line["Id"] not in known:
                 row.state, row.mysuite_id, row.sat_code = "registered", line["Id"], tx.SAT_ACCEPTED
-                return CallResult(Outcome.ISSUED, reason=f"encontrada en MYSuite tras respuesta perdida: {line['Id']}",
-                                  provider_ref=line["Id"])
+                return CallResult(
+                    Outcome.ISSUED,
+                    reason=f"encontrada en MYSuite tras respuesta perdida: {line['Id']}",
+                    provider_ref=line["Id"],
+                )
     return None
 
 
@@ -138,6 +167,7 @@ def register_job(rt: Runtime, job: Job) -> None:
 
 
 # ---- following, downloading, ingesting -------------------------------------------------------------
+
 
 def _poll_delay(conf: MySuiteConfig, polls: int) -> float:
     return min(float(conf["poll_max_seconds"]), conf.poll_initial * (2 ** min(max(polls - 1, 0), 20)))
@@ -193,9 +223,14 @@ def _poll(rt: Runtime, conf: MySuiteConfig, client: MySuiteClient, request_id: i
 def _packages(rt: Runtime, request_id: int, state: str) -> list[tuple[int, str, str, str]]:
     """(row id, MYSuite package id, local path, SHA-256 from the download) of a request's packages."""
     with rt.db.transaction() as session:
-        return [(p.id, p.package_id, p.path, p.sha256) for p in session.scalars(
-            select(SatPackage).where(SatPackage.request_id == request_id, SatPackage.state == state)
-            .order_by(SatPackage.id)).all()]
+        return [
+            (p.id, p.package_id, p.path, p.sha256)
+            for p in session.scalars(
+                select(SatPackage)
+                .where(SatPackage.request_id == request_id, SatPackage.state == state)
+                .order_by(SatPackage.id)
+            ).all()
+        ]
 
 
 def _crash_point(conf: MySuiteConfig, where: str, count: int = 0) -> None:
@@ -264,8 +299,14 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
     packages = list(_packages(rt, request_id, "downloaded"))
 
     def ingested(index: int, report: IngestReport) -> None:
-        _set_package(rt, packages[index][0], state="ingested", docs=report.documents,
-                     errors=len(report.errors), message="; ".join(f"{f}: {r}" for f, r in report.errors[:20]))
+        _set_package(
+            rt,
+            packages[index][0],
+            state="ingested",
+            docs=report.documents,
+            errors=len(report.errors),
+            message="; ".join(f"{f}: {r}" for f, r in report.errors[:20]),
+        )
 
     if tipo == "Metadata":
         for index, (_, package_id, path, _) in enumerate(packages):
@@ -273,9 +314,12 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
             on_batch(report.documents, report.documents)
             ingested(index, report)
     else:  # every package of the request through one pipeline (one set of worker processes)
-        store.ingest_xml_packages([(Path(path), package_id) for _, package_id, path, _ in packages],
-                                  on_batch=on_batch, on_package=ingested,
-                                  sha256s={path: sha for _, _, path, sha in packages if sha})
+        store.ingest_xml_packages(
+            [(Path(path), package_id) for _, package_id, path, _ in packages],
+            on_batch=on_batch,
+            on_package=ingested,
+            sha256s={path: sha for _, _, path, sha in packages if sha},
+        )
     with rt.db.transaction() as session:
         row = session.get(SatRequest, request_id)
         assert row is not None
@@ -285,4 +329,5 @@ def _ingest_all(rt: Runtime, conf: MySuiteConfig, request_id: int, job: Job) -> 
         row.errors_count = sum(p.errors for p in package_rows) + sum(1 for p in package_rows if p.state == "error")
         row.state = "done"
         row.message = f"{row.docs_ingested} comprobantes en el almacén" + (
-            f", {row.errors_count} con error" if row.errors_count else "")
+            f", {row.errors_count} con error" if row.errors_count else ""
+        )

@@ -7,6 +7,7 @@ from pasarela.providers.mx.mysuite.api import cfdi_router, requests_router
 from pasarela.providers.mx.mysuite.cli import setup
 from pasarela.providers.mx.mysuite.flow import SUBMITTER, follow_job, register_job
 from pasarela.providers.mx.mysuite.planner import JOB_FOLLOW, JOB_REGISTER
+from pasarela.providers.mx.mysuite.urls import ENDPOINTS
 
 
 def _simulator(settings):  # type: ignore[no-untyped-def]
@@ -26,6 +27,8 @@ def _hint(rt) -> str:  # type: ignore[no-untyped-def]
 PLUGIN = ProviderPlugin(
     name="mysuite",
     country="MX",
+    config=("mx.mysuite", "pasarela.providers.mx.mysuite.config:MySuiteConfig"),
+    endpoints=ENDPOINTS,
     simulator=_simulator,
     routers=[cfdi_router, requests_router],
     cli_setup=setup,

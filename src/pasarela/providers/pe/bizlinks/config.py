@@ -1,72 +1,56 @@
-"""The [pe] section with working simulator defaults (README "Perú")."""
+"""The [pe] section: the issuer, its series and certificate, and the Bizlinks account (README "Perú")."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pasarela.providers.pe.bizlinks.urls import SERVICE_PATH, URLS
+from pasarela.core.config_model import Section, secret, setting
+from pasarela.core.errors import ConfigError
+from pasarela.providers.pe.bizlinks.urls import ENDPOINTS
 from pasarela.providers.pe.ubl.builder import Issuer
 from pasarela.providers.pe.ubl.signing import Credential, generate_test_credential, load_credential
 
-DEFAULTS: dict[str, Any] = {
-    "ruc": "20000000001",
-    "name": "EMPRESA DEMO S.A.C.",
-    "trade_name": "",
-    "address": "AV. JOSÉ PARDO 123",
-    "ubigeo": "150122",
-    "district": "MIRAFLORES",
-    "province": "LIMA",
-    "department": "LIMA",
-    "establishment": "0000",
-    "factura_series": "F001",
-    "boleta_series": "B001",
-    "certificate_path": "",
-    "certificate_password": "",
-    "mode": "simulator",
-    "user": "",
-    "password": "TESTBIZLINKS",
-    "poll_seconds": 2.0,
-    "email_documents": True,
-}
+Mode = Literal["simulator", "test", "production"]
 _credential_lock = threading.Lock()
 
 
-@dataclass
-class PeConfig:
-    raw: dict[str, Any]
-    home: Path
-    simulator_base: str
+class PeConfig(Section):
+    """Perú: Bizlinks OSE (facturas, boletas y notas UBL 2.1)."""
 
-    def __getitem__(self, key: str) -> Any:
-        value = self.raw.get(key)
-        return DEFAULTS[key] if value in (None, "") and key in DEFAULTS else value
-
-    @property
-    def ruc(self) -> str:
-        return str(self["ruc"])
-
-    @property
-    def mode(self) -> str:
-        return str(self["mode"])
+    ruc: str = setting("20000000001", "RUC del emisor.", pattern=r"^\d{11}$")
+    name: str = setting("EMPRESA DEMO S.A.C.", "Razón social del emisor.", min_length=1)
+    trade_name: str = setting("", "Nombre comercial (opcional).")
+    address: str = setting("AV. JOSÉ PARDO 123", "Dirección fiscal.")
+    ubigeo: str = setting("150122", "Ubigeo de la dirección fiscal.", pattern=r"^\d{6}$")
+    district: str = setting("MIRAFLORES")
+    province: str = setting("LIMA")
+    department: str = setting("LIMA")
+    establishment: str = setting("0000", "Código de local anexo (AddressTypeCode).", pattern=r"^\d{4}$")
+    factura_series: str = setting("F001", "Serie de facturas.", pattern=r"^F[A-Z0-9]{3}$")
+    boleta_series: str = setting("B001", "Serie de boletas.", pattern=r"^B[A-Z0-9]{3}$")
+    certificate_path: str = setting(
+        "", "PKCS#12 (.pfx/.p12) o PEM con llave y certificado. Vacío: uno de prueba autofirmado en $PASARELA_HOME/pe/"
+    )
+    certificate_password: str = secret("")
+    mode: Mode = setting("simulator", "simulator | test | production")
+    user: str = setting("", "Vacío: <RUC>BIZLINKS (seed). Clave de pruebas: TESTBIZLINKS")
+    password: str = secret("TESTBIZLINKS")
+    poll_seconds: float = setting(2.0, "Primera espera (s) al consultar tickets y documentos en duda.", gt=0)
+    email_documents: bool = setting(True, "Enviar el PDF y el XML al correo del cliente (requiere [smtp]).")
 
     @property
     def username(self) -> str:
         return str(self["user"] or f"{self.ruc}BIZLINKS")  # seed §4.1: RUC + "BIZLINKS"
 
     @property
-    def password(self) -> str:
-        return str(self["password"])
+    def home(self) -> Path:
+        return Path(self.settings.home)
 
     @property
     def url(self) -> str:
-        if self.mode == "simulator":
-            return self.simulator_base + SERVICE_PATH
-        if self.mode not in URLS:
-            raise ValueError(f"[pe] mode {self.mode!r} inválido: simulator | test | production")
-        return URLS[self.mode]
+        return ENDPOINTS.url(self.mode, self.settings, key="pe.mode")
 
     @property
     def issuer(self) -> Issuer:
@@ -88,7 +72,7 @@ class PeConfig:
         if configured:
             return load_credential(Path(configured).expanduser(), str(self["certificate_password"]) or None)
         if self.mode == "production":
-            raise ValueError("[pe] certificate_path es obligatorio en modo production")
+            raise ConfigError("es obligatorio en modo production", "pe.certificate_path")
         path = self.home / "pe" / f"certificado-prueba-{self.ruc}.pem"
         with _credential_lock:
             if path.exists():
@@ -97,11 +81,9 @@ class PeConfig:
 
 
 def pe_config(settings: Any) -> PeConfig:
-    return PeConfig(
-        raw=dict(settings.section("pe") or {}),
-        home=Path(settings.home),
-        simulator_base=settings.simulator_url("bizlinks"),
-    )
+    config = settings.provider_config("bizlinks")
+    assert isinstance(config, PeConfig)
+    return config
 
 
 _cached: dict[tuple[str, str, str], Credential] = {}

@@ -6,6 +6,7 @@ from typing import Any
 
 from pasarela.plugins import ProviderPlugin
 from pasarela.providers.pe.bizlinks.ledger import DELIVER_JOB, SEND_JOB
+from pasarela.providers.pe.bizlinks.urls import ENDPOINTS
 
 
 def _simulator(settings: Any) -> Any:
@@ -57,6 +58,8 @@ def _hint(rt: Any) -> str:
 PLUGIN = ProviderPlugin(
     name="bizlinks",
     country="PE",
+    config=("pe", "pasarela.providers.pe.bizlinks.config:PeConfig"),
+    endpoints=ENDPOINTS,
     simulator=_simulator,
     routers=[_router],
     cli_setup=_cli,

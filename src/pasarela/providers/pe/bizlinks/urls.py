@@ -1,8 +1,11 @@
-"""Bizlinks OSE billService endpoints (seed 004 §4.1, §5.1). Simulator mode uses
-settings.simulator_url("bizlinks") + "/ol-ti-itcpe/billService"."""
+"""Bizlinks OSE billService endpoints (seed 004 §4.1, §5.1)."""
+
+from pasarela.core.endpoints import Endpoints
 
 SERVICE_PATH = "/ol-ti-itcpe/billService"
-URLS = {
-    "test": "https://osetesting.bizlinks.com.pe/ol-ti-itcpe/billService",
-    "production": "https://ose.bizlinks.com.pe/ol-ti-itcpe/billService",
-}
+ENDPOINTS = Endpoints(
+    provider="bizlinks",
+    test="https://osetesting.bizlinks.com.pe" + SERVICE_PATH,
+    production="https://ose.bizlinks.com.pe" + SERVICE_PATH,
+    simulator_path=SERVICE_PATH,
+)
