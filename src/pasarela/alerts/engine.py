@@ -55,11 +55,12 @@ def email_recipients(rt: Runtime) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
-def evaluate(rt: Runtime, now: datetime | None = None) -> EvaluationReport:
-    """Look at every rule once, sync its alerts with its causes, then send what is due."""
+def evaluate(rt: Runtime, now: datetime | None = None, rules: list[str] | None = None) -> EvaluationReport:
+    """Look at every rule (or these) once, sync its alerts with its causes, then send what is due."""
     now = now or datetime.now(UTC)
     report = EvaluationReport()
-    for rule in RULES.values():
+    chosen = [RULES[name] for name in rules] if rules is not None else list(RULES.values())
+    for rule in chosen:
         enabled, options = rule_options(rt, rule)
         if not enabled:
             continue
@@ -70,7 +71,7 @@ def evaluate(rt: Runtime, now: datetime | None = None) -> EvaluationReport:
             continue
         _sync(rt, rule, causes, now, report)
     if channels(rt):
-        for rule in RULES.values():
+        for rule in chosen:
             message_id = dispatch(rt, rule, now)
             if message_id is not None:
                 report.messages.append(message_id)

@@ -181,6 +181,19 @@ def execute(rt: Runtime, run_id: int) -> None:
         run.data = outcome.data
         run.error = redact(outcome.error)[:4000]
         run.state = "failed" if outcome.error else ("found" if outcome.found else "ok")
+    if spec is not None and spec.alert_rule:
+        _tell(rt, [spec.alert_rule, "duty_failed"])
+
+
+def _tell(rt: Runtime, rules: list[str]) -> None:
+    """A run's findings and failure are judged at once (not at the next evaluation, when a later run
+    may already have replaced them)."""
+    from pasarela.alerts.engine import evaluate
+
+    try:
+        evaluate(rt, rules=rules)
+    except Exception:  # noqa: BLE001 - the run is recorded; the next evaluation tries again
+        log.error("alerts after a run failed: %s", traceback.format_exc())
 
 
 def _call(rt: Runtime, spec: Duty, start: datetime) -> DutyOutcome:
