@@ -217,7 +217,28 @@ def _jsonable(value: Any) -> Any:
 
 
 def run_job(rt: Runtime, job: Job) -> None:
-    execute(rt, int(job.payload["run_id"]))
+    """The worker's entry point. The lease is kept alive while the duty works, so a long run (a big
+    reconcile) is never taken over and run a second time by another worker."""
+    lease = float(rt.settings.get("worker.lease_seconds", 60))
+    done = threading.Event()
+
+    def keep_lease() -> None:
+        while not done.wait(lease / 3):
+            try:
+                with rt.db.transaction() as session:
+                    service.extend_lease(session, job.id, str(job.lease_owner), lease)
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                log.warning("could not extend the lease of job %s", job.id)
+
+    beat = threading.Thread(target=keep_lease, name=f"lease-{job.id}", daemon=True)
+    if job.lease_owner:
+        beat.start()
+    try:
+        execute(rt, int(job.payload["run_id"]))
+    finally:
+        done.set()
+        if beat.is_alive():
+            beat.join(5)
 
 
 def set_enabled(rt: Runtime, name: str, enabled: bool, actor: str = "cli") -> dict[str, Any]:
