@@ -200,3 +200,25 @@ def test_alerts_test_reaches_every_channel_and_alerts_list_shows_state(
     as_json = json.loads(_cli("alerts", "list", "--json").stdout)
     assert as_json["open"] == 1 and "sin respuesta de Facto" in as_json["items"][0]["text"]
     assert "enviado" in _cli("alerts", "deliveries").stdout
+
+
+def test_a_boleta_unsummarised_after_5_days_and_a_mysuite_request_stuck_72_hours(rt: Runtime) -> None:
+    from pasarela.providers.mx.mysuite.models import SatRequest
+
+    six_days_ago = (datetime.now(UTC) - timedelta(days=6)).date().isoformat()
+    with rt.db.transaction() as session:
+        doc, _ = service.create_document(
+            session, idempotency_key="pe:test:B001-7", country="PE", provider="bizlinks", kind="pe-03",
+            data={"doc_id": "B001-7", "issue_date": six_days_ago, "input": {"series": "B001"}}, state="issued")
+        boleta_id = doc.id
+        session.add(SatRequest(rfc="EKU9003173C9", servicio="CFDIS", direccion="EMISOR", tipo="CFDI",
+                               fecha_inicial="2026-01-01 00:00:00", fecha_final="2026-01-31 23:59:59",
+                               state="in_progress", created_at=datetime.now(UTC) - timedelta(hours=80)))
+    run = schedule.run_now(rt, "pe_summary_warning")
+    text = run["found"][0]["text"]
+    assert run["state"] == "found" and "B001-7" in text and "plazo de SUNAT" in text
+    alerts.evaluate(rt)
+    listed = {a["rule"]: a for a in list_alerts(rt)["items"]}
+    assert listed["summary_deadline"]["link"].endswith(f"/documents/{boleta_id}")
+    assert "lleva más de 72 h" in listed["mysuite_stuck"]["text"]
+    assert set(listed) == {"summary_deadline", "mysuite_stuck"}
