@@ -222,3 +222,22 @@ def test_a_boleta_unsummarised_after_5_days_and_a_mysuite_request_stuck_72_hours
     assert listed["summary_deadline"]["link"].endswith(f"/documents/{boleta_id}")
     assert "lleva más de 72 h" in listed["mysuite_stuck"]["text"]
     assert set(listed) == {"summary_deadline", "mysuite_stuck"}
+
+
+def _calls(rt: Runtime, provider: str, statuses: list[int | None]) -> None:
+    with rt.db.transaction() as session:
+        for status in statuses:
+            service.record_call(session, {"provider": provider, "operation": "emitirDocumento", "url": "http://x",
+                                          "http_status": status, "outcome": "retry" if status is None else "",
+                                          "error": "ConnectError" if status is None else ""})
+
+
+def test_a_provider_failing_opens_once_and_clears_only_when_it_answers_again(rt: Runtime) -> None:
+    _calls(rt, "facto", [503, None, 503])
+    _calls(rt, "bizlinks", [200, 200, 503, 200])  # 25 %: under the threshold
+    assert len(alerts.evaluate(rt).opened) == 1
+    assert "facto no responde: 3 de 3" in list_alerts(rt)["items"][0]["text"]
+    _calls(rt, "facto", [200])  # one answer is not yet a recovery
+    assert alerts.evaluate(rt).resolved == []
+    _calls(rt, "facto", [200])
+    assert len(alerts.evaluate(rt).resolved) == 1 and list_alerts(rt)["open"] == 0

@@ -96,8 +96,9 @@ def providers(rt: Runtime, options: dict[str, Any]) -> Causes:
         causes[provider] = Cause(
             f"{provider} {what}: {len(failed)} de {len(made)} llamadas fallidas en los últimos "
             f"{float(options['window_minutes']):.0f} min", details={"calls": len(made), "failed": len(failed)})
-    for provider, cause in open_alerts.items():  # no calls in the window: no evidence it came back
-        causes.setdefault(provider, cause)
+    for provider, cause in open_alerts.items():
+        if provider not in calls:  # no calls in the window: no evidence it came back
+            causes[provider] = cause
     return causes
 
 
