@@ -87,12 +87,6 @@ def _duty_row(session: Session, name: str, now: datetime) -> ScheduleDuty:
         return found
 
 
-def _last_slot(session: Session, name: str) -> datetime | None:
-    return session.scalar(
-        select(func.max(ScheduleRun.slot_start)).where(ScheduleRun.duty == name, ScheduleRun.trigger.in_(SCHEDULED))
-    )
-
-
 def _insert_run(session: Session, name: str, slot: str, start: datetime, trigger: str, missed: int = 0,
                 with_job: bool = True) -> int | None:
     """The run and its job in one savepoint; None when the slot was taken already (by another worker)."""
@@ -110,31 +104,47 @@ def _insert_run(session: Session, name: str, slot: str, start: datetime, trigger
 
 
 def tick(rt: Runtime, now: datetime | None = None) -> list[int]:
-    """Write the runs now due; returns their ids (empty when another worker already wrote them)."""
+    """Write the runs now due; returns their ids (empty when another worker already wrote them).
+    One short transaction when nothing is due (every few seconds, in every worker process)."""
     if not rt.settings.get("schedule.enabled", True):
         return []
     now = now or datetime.now(UTC)
-    limit = int(rt.settings.get("schedule.max_catch_up", 24))
-    window = timedelta(hours=float(rt.settings.get("schedule.catch_up_hours", 72)))
+    configs = [duty_config(rt, spec) for spec in DUTIES.values()]
+    with rt.db.transaction() as session:
+        rows = {r.name: r for r in session.scalars(select(ScheduleDuty)).all()}
+        last = dict(session.execute(
+            select(ScheduleRun.duty, func.max(ScheduleRun.slot_start))
+            .where(ScheduleRun.trigger.in_(SCHEDULED)).group_by(ScheduleRun.duty)).all())
+        plans = [(conf, _due(rt, conf, rows[conf.duty.name], last.get(conf.duty.name), now))
+                 for conf in configs if conf.duty.name in rows]
+        for conf in configs:
+            if conf.duty.name not in rows:
+                _duty_row(session, conf.duty.name, now)  # first look: watched from now on
     created: list[int] = []
-    for spec in DUTIES.values():
-        conf = duty_config(rt, spec)
+    for conf, (due, missed) in plans:
+        if not due:
+            continue
         with rt.db.transaction() as session:
-            row = _duty_row(session, spec.name, now)
-            if not (conf.enabled if row.enabled is None else row.enabled):
-                continue
-            since = max(row.since, _last_slot(session, spec.name) or row.since, now - window)
-            due = conf.cadence.due(since, now, limit)
-            if conf.catch_up == "once" and len(due) > 1:
-                missed, due = len(due) - 1, due[-1:]
-            else:
-                missed = 0
             for index, start in enumerate(due):
                 trigger = "catch_up" if missed or index < len(due) - 1 else "schedule"
-                run_id = _insert_run(session, spec.name, start.isoformat(), start, trigger, missed)
+                run_id = _insert_run(session, conf.duty.name, start.isoformat(), start, trigger, missed)
                 if run_id is not None:
                     created.append(run_id)
     return created
+
+
+def _due(rt: Runtime, conf: DutyConfig, row: ScheduleDuty, last: datetime | None,
+         now: datetime) -> tuple[list[datetime], int]:
+    """The slots to write for one duty, and how many missed ones a once-in-total run stands for."""
+    if not (conf.enabled if row.enabled is None else row.enabled):
+        return [], 0
+    limit = int(rt.settings.get("schedule.max_catch_up", 24))
+    window = timedelta(hours=float(rt.settings.get("schedule.catch_up_hours", 72)))
+    since = max(row.since, last or row.since, now - window)
+    due = conf.cadence.due(since, now, limit)
+    if conf.catch_up == "once" and len(due) > 1:
+        return due[-1:], len(due) - 1
+    return due, 0
 
 
 def queue_now(rt: Runtime, name: str) -> int:
