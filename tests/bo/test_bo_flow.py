@@ -116,11 +116,25 @@ def test_unprocessed_failure_is_looked_up_then_sent_once_more(rt: Runtime, sim: 
     debt = find_debt(client_for(rt).consultar_deuda("402"), "202109")
     assert debt is not None
     doc_id, created = flow._open_payment(rt, "402", debt, "caja-a")
-    httpx.post(f"{sim}/_faults", json={"error_next": 1})  # a 503 the client cannot read as "not processed"
+    # A 502 from a proxy before Cooplan processed it: the client cannot read it as "not processed".
+    httpx.post(f"{sim}/_faults", json={"error_next": 1, "error_status": 502})
     flow._send_inline(rt, doc_id, flow.PAYMENT)
     assert flow.payment_view(rt, doc_id)["estado"] == flow.PAID
     assert len(_calls(rt, "realizarpago")) == 2 and len(inspect(sim)["collections"]) == 1
     assert _calls(rt, "consultardeuda")  # looked up before re-sending
+
+
+def test_a_503_before_processing_is_surely_not_sent_and_the_debt_stays_payable(rt: Runtime, sim: str) -> None:
+    debt = find_debt(client_for(rt).consultar_deuda("402"), "202109")
+    assert debt is not None
+    doc_id, _ = flow._open_payment(rt, "402", debt, "caja-a")
+    httpx.post(f"{sim}/_faults", json={"error_next": 1})  # 503 + Retry-After: refused at the door
+    flow._send_inline(rt, doc_id, flow.PAYMENT)
+    refused = flow.payment_view(rt, doc_id)
+    assert refused["estado"] == State.FAILED and "no procesado" in refused["motivo"]
+    assert len(_calls(rt, "realizarpago")) == 1 and inspect(sim)["collections"] == {}
+    assert flow.pay(rt, "402", "202109")["estado"] == flow.PAID  # the cashier simply collects again
+    assert len(inspect(sim)["collections"]) == 1
 
 
 def test_two_cashiers_paying_the_same_debt_at_once(rt: Runtime, sim: str) -> None:

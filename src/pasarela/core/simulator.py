@@ -2,7 +2,8 @@
 
 Faults (``POST /sim/<provider>/_faults``, JSON):
 - ``latency_ms``: added before every request is handled.
-- ``error_rate`` / ``error_next``: answer 503 *before* processing (the provider surely did not act).
+- ``error_rate`` / ``error_next``: answer 503 *before* processing (the provider surely did not act);
+  ``error_status`` another status for them (e.g. 502: not processed, but the client cannot know that).
 - ``drop_rate`` / ``drop_next``: process and commit, then cut the connection mid-response (the client
   cannot know whether it was processed); ``drop_path`` limits them to paths containing that text.
 ``GET /sim/<provider>/_faults`` shows them; ``DELETE`` clears them.
@@ -35,6 +36,7 @@ class Faults:
     latency_ms: int = 0
     error_rate: float = 0.0
     error_next: int = 0
+    error_status: int = 503
     drop_rate: float = 0.0
     drop_next: int = 0
     # Only requests whose path contains this text are dropped (e.g. "realizarpago"); empty: any.
@@ -101,14 +103,10 @@ class FaultMiddleware:
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         if self.faults.take_error():
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-type", b"text/plain"), (b"retry-after", b"1")],
-                }
-            )
-            await send({"type": "http.response.body", "body": b"Service Unavailable (simulated)"})
+            status = self.faults.error_status
+            headers = [(b"content-type", b"text/plain")] + ([(b"retry-after", b"1")] if status in (429, 503) else [])
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": f"HTTP {status} (simulated, not processed)".encode()})
             return
         if not self.faults.take_drop(scope.get("path", "")):
             await self.app(scope, receive, send)

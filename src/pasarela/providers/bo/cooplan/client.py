@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from pasarela.core.errors import MaybeSent, SurelyNotSent
-from pasarela.core.redact import MASK, Redactor
-from pasarela.core.transport import ProviderHTTP
+from pasarela.core.errors import SurelyNotSent
+from pasarela.core.redact import MASK
+from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
 from pasarela.providers.bo.cooplan import assumptions as A
 from pasarela.providers.bo.cooplan import mapping
 from pasarela.providers.bo.cooplan.config import CooplanConfig
@@ -132,18 +132,20 @@ class CooplanClient:
 
     def _post(self, operation: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         headers = {name: f"Bearer {token}" for name in A.AUTH_HEADERS}
-        response = self.http.request(operation, "POST", self._url(f"/api/{operation}"), json=body, headers=headers)
+        response = self.http.request(
+            operation, "POST", self._url(f"/api/{operation}"), json=body, headers=headers, answers=READABLE_5XX
+        )
         if response.status_code in A.AUTH_REFUSED_HTTP_STATUSES:
             raise TokenRefused(operation)
         return self._envelope(operation, response)
 
-    def _envelope(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+    def _envelope(self, operation: str, response: httpx.Response, *, idempotent: bool = False) -> dict[str, Any]:
         try:
             envelope = response.json()
         except ValueError:
             envelope = None
         if not isinstance(envelope, dict) or "error" not in envelope:
-            raise CooplanBadResponse(
+            raise classify(response, f"cooplan {operation}", idempotent=idempotent) or CooplanBadResponse(
                 f"{operation}: respuesta HTTP {response.status_code} sin el sobre de Cooplan; pudo haberse procesado"
             )
         if not A.envelope_ok(envelope):
@@ -157,19 +159,20 @@ class CooplanClient:
     def _login(self) -> str:
         """Token service: path and fields are assumptions (see assumptions.TOKEN_PATH)."""
         body = dict(zip(A.TOKEN_FIELDS, (self.config.codseguridad, self.config.login, self.config.pwd), strict=True))
-        original_audit = self.http.audit
-        self.http.audit = lambda record: original_audit(_mask_token_record(record))
-        try:
-            response = self.http.request("token", "POST", self._url(A.TOKEN_PATH), json=body)
-        except MaybeSent as exc:
-            # Only the login may have been received: the operation itself was surely not sent.
-            raise SurelyNotSent(f"cooplan: sin respuesta del servicio de token ({exc.message})") from exc
-        finally:
-            self.http.audit = original_audit
+        # idempotent: only the login may have been received, the operation itself was surely not sent.
+        response = self.http.request(
+            "token",
+            "POST",
+            self._url(A.TOKEN_PATH),
+            json=body,
+            idempotent=True,
+            answers=READABLE_5XX,
+            audit_hook=_mask_token_record,
+        )
         if response.status_code in A.AUTH_REFUSED_HTTP_STATUSES:
             raise CooplanAuthError("Cooplan rechazó las credenciales (CodSeguridad/Login/Pwd)")
         try:
-            envelope = self._envelope("token", response)
+            envelope = self._envelope("token", response, idempotent=True)
         except CooplanRefused as exc:
             raise CooplanAuthError(f"Cooplan no emitió el token: {exc.provider_message or exc.system_message}") from exc
         except CooplanBadResponse as exc:
@@ -178,7 +181,7 @@ class CooplanClient:
         if not token:
             raise CooplanAuthError("el servicio de token de Cooplan no devolvió un token")
         self.tokens.put(self._key, token, lifetime)
-        self.http.redactor = Redactor([*self.http.secrets, token])
+        self.http.add_secret(token)
         return token
 
     def _url(self, path: str) -> str:

@@ -151,11 +151,6 @@ class FactoClient:
                 f"Facto rechazó las credenciales (HTTP {response.status_code}): revisa el usuario "
                 "'RUT/login' y la llave API de la tienda"
             )
-        if response.status_code in (429, 503):
-            # Refused at the door (throttled / unavailable): nothing was processed.
-            raise SurelyNotSent(f"Facto no disponible (HTTP {response.status_code})")
-        if response.status_code >= 500:
-            raise MaybeSent(f"Facto respondió HTTP {response.status_code} después de recibir el documento")
         if response.status_code >= 400:
             raise NeedsAttention(f"Facto respondió HTTP {response.status_code}: {response.text[:200]}")
         return parse_response(response.content)

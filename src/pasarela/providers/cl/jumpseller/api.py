@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from pasarela.core import strict_json
-from pasarela.core.errors import MaybeSent, NeedsAttention, SurelyNotSent
+from pasarela.core.errors import MaybeSent, NeedsAttention
 from pasarela.core.transport import ProviderHTTP
 
 PRODUCTION = "https://api.jumpseller.com/v1"
@@ -41,8 +41,6 @@ class JumpsellerClient:
         )
         if response.status_code in (401, 403):
             raise NeedsAttention(f"Jumpseller rechazó las credenciales de la API (HTTP {response.status_code})")
-        if response.status_code in (429, 503):
-            raise SurelyNotSent(f"Jumpseller limitó las consultas (HTTP {response.status_code})")
         if response.status_code != 200:
             raise MaybeSent(f"Jumpseller respondió HTTP {response.status_code}")
         try:

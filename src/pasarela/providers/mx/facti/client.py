@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from pasarela.core.errors import MaybeSent, SurelyNotSent
-from pasarela.core.transport import ProviderHTTP
+from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
 from pasarela.providers.mx.facti.errors import FactiBadResponse, error_from_msg
 from pasarela.providers.mx.identifiers import is_valid_clabe
 
@@ -351,17 +350,15 @@ class FactiClient:
         )
 
     def _send(self, operation: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.http.request(operation, method, f"{self.base_url}{path}", **kwargs)
-        if response.status_code in (429, 503):
-            raise SurelyNotSent(f"Facti {operation}: HTTP {response.status_code}, no procesado; se reintentará")
+        response = self.http.request(operation, method, f"{self.base_url}{path}", answers=READABLE_5XX, **kwargs)
         try:
             body = parse_body(response.text)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            if response.status_code >= 500:
-                raise MaybeSent(f"Facti {operation}: HTTP {response.status_code} después de enviar")
-            raise FactiBadResponse(f"Facti {operation}: respuesta ilegible (HTTP {response.status_code})")
+            raise classify(response, f"Facti {operation}") or FactiBadResponse(
+                f"Facti {operation}: respuesta ilegible (HTTP {response.status_code})"
+            )
         if not envelope_ok(body):
             raise error_from_msg(operation, _str(body.get("msg")))
         return body

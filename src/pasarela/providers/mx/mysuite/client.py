@@ -7,19 +7,14 @@ them.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pasarela.core.errors import MaybeSent, NeedsAttention, ProviderRejected, SurelyNotSent
-from pasarela.core.transport import ProviderHTTP
+from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
 from pasarela.core.xml import UnsafeXML, parse_xml
 from pasarela.providers.mx.mysuite import soap
 from pasarela.providers.mx.mysuite import transactions as tx
@@ -81,8 +76,9 @@ class RequestPage:
 
 
 class MySuiteClient:
-    def __init__(self, url: str, *, requestor: str, user: str, username: str, rfc: str, fiel: Fiel | None,
-                 http: HttpFactory):
+    def __init__(
+        self, url: str, *, requestor: str, user: str, username: str, rfc: str, fiel: Fiel | None, http: HttpFactory
+    ):
         self.url = url
         self.requestor, self.user, self.username, self.rfc = requestor, user, username, rfc
         self.fiel = fiel
@@ -90,33 +86,52 @@ class MySuiteClient:
 
     # ---- the four transactions ------------------------------------------------------------------
 
-    def register(self, servicio: str, tipo: str, tax_id: str, fecha_inicial: str,
-                 fecha_final: str) -> list[Registration]:
+    def register(
+        self, servicio: str, tipo: str, tax_id: str, fecha_inicial: str, fecha_final: str
+    ) -> list[Registration]:
         """REGISTRAR_SOLICITUD_DM_SAT: one result per SAT request created (AMBOS multiplies them)."""
         if self.fiel is None:
             raise NeedsAttention("falta la FIEL (certificado, llave y contraseña) en [mx.mysuite]")
         params = {
-            "FielCer": soap.b64(self.fiel.cer), "FielKey": soap.b64(self.fiel.key), "FielPass": self.fiel.password,
-            "Servicio": servicio, "FechaInicial": fecha_inicial, "FechaFinal": fecha_final,
-            "TipoSolicitud": tipo, "TipoTaxID": tax_id,
+            "FielCer": soap.b64(self.fiel.cer),
+            "FielKey": soap.b64(self.fiel.key),
+            "FielPass": self.fiel.password,
+            "Servicio": servicio,
+            "FechaInicial": fecha_inicial,
+            "FechaFinal": fecha_final,
+            "TipoSolicitud": tipo,
+            "TipoTaxID": tax_id,
         }
         data1 = soap.b64(soap.dictionary(tx.REGISTER_DICTIONARY, params))
         answer = self._call(tx.TX_REGISTER, data1, idempotent=False, secrets=[data1, *self.fiel.secrets()])
         root = self._xml(answer.data1)
-        return [Registration(
-            request_id=e.get("Id", ""), servicio=e.get("Servicio", ""), tipo=e.get("TipoSolicitud", ""),
-            tax_id=e.get("TipoTaxID", ""), fecha_inicial=e.get("FechaInicial", ""),
-            fecha_final=e.get("FechaFinal", ""), code=e.get("CodEstatus", ""), message=e.get("Mensaje", ""),
-        ) for e in root if e.tag == "Solicitud"]
+        return [
+            Registration(
+                request_id=e.get("Id", ""),
+                servicio=e.get("Servicio", ""),
+                tipo=e.get("TipoSolicitud", ""),
+                tax_id=e.get("TipoTaxID", ""),
+                fecha_inicial=e.get("FechaInicial", ""),
+                fecha_final=e.get("FechaFinal", ""),
+                code=e.get("CodEstatus", ""),
+                message=e.get("Mensaje", ""),
+            )
+            for e in root
+            if e.tag == "Solicitud"
+        ]
 
     def get_request(self, request_id: str) -> RequestStatus:
         data1 = soap.b64(soap.dictionary(tx.REGISTER_DICTIONARY, {tx.GET_KEY_ID: request_id}))
         root = self._xml(self._call(tx.TX_GET, data1).data1)
         packages = [p.get("Id", "") for p in root.iter("Paquete")]
         return RequestStatus(
-            request_id=root.get("Id", request_id), estado=root.get("EstadoSolicitud", ""),
-            codigo=root.get("CodigoEstadoSolicitud", ""), numero_cfdis=int(root.get("NumeroCFDIs") or 0),
-            message=root.get("Mensaje", ""), packages=packages, fields=dict(root.attrib),
+            request_id=root.get("Id", request_id),
+            estado=root.get("EstadoSolicitud", ""),
+            codigo=root.get("CodigoEstadoSolicitud", ""),
+            numero_cfdis=int(root.get("NumeroCFDIs") or 0),
+            message=root.get("Mensaje", ""),
+            packages=packages,
+            fields=dict(root.attrib),
         )
 
     def get_link(self, request_id: str, package_id: str) -> str:
@@ -128,81 +143,78 @@ class MySuiteClient:
             raise ProviderRejected(f"MYSuite no devolvió liga de descarga para el paquete {package_id}")
         return url
 
-    def list_requests(self, *, page: int = 1, page_size: int = 50, order: str = tx.LIST_DEFAULT_ORDER,
-                      filters: list[tuple[str, str, str, str]] | None = None, oper: str = "BOTH") -> RequestPage:
-        pars = {"Page": str(page), "PageSize": str(page_size), "ResponseFormat": "JSON", "Oper": oper,
-                "Order": order, "Filters": soap.b64(soap.filters_xml(filters or []))}
+    def list_requests(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = 50,
+        order: str = tx.LIST_DEFAULT_ORDER,
+        filters: list[tuple[str, str, str, str]] | None = None,
+        oper: str = "BOTH",
+    ) -> RequestPage:
+        pars = {
+            "Page": str(page),
+            "PageSize": str(page_size),
+            "ResponseFormat": "JSON",
+            "Oper": oper,
+            "Order": order,
+            "Filters": soap.b64(soap.filters_xml(filters or [])),
+        }
         data1 = soap.b64(soap.dictionary(tx.LIST_DICTIONARY, pars))
         answer = self._call(tx.TX_LIST, data1)
         try:
             body = json.loads(answer.data1.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MaybeSent(f"MYSuite: lista de solicitudes ilegible ({exc})") from exc
-        return RequestPage(int(body.get("Page", page)), int(body.get("PageSize", page_size)),
-                           int(body.get("TotalLines", 0)), int(body.get("TotalPages", 0)), list(body.get("Lines", [])))
+        return RequestPage(
+            int(body.get("Page", page)),
+            int(body.get("PageSize", page_size)),
+            int(body.get("TotalLines", 0)),
+            int(body.get("TotalPages", 0)),
+            list(body.get("Lines", [])),
+        )
 
     # ---- package download -----------------------------------------------------------------------
 
     def download(self, url: str, target: Path, on_progress: Callable[[int], None] | None = None) -> tuple[int, str]:
         """Stream a package to ``target`` (temp file, fsync, rename): all or nothing on disk."""
-        http = self.http([])
-        partial = target.with_name(target.name + ".part")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest, size, started = hashlib.sha256(), 0, time.monotonic()
-        record: dict[str, Any] = {"provider": http.provider, "operation": "descargar_paquete", "method": "GET",
-                                  "url": http.redactor.text(url), "request_body": "", "document_id": http.document_id}
-        try:
-            with http.client.stream("GET", url) as response, open(partial, "wb") as out:
-                record["http_status"] = response.status_code
-                if response.status_code != 200:
-                    response.read()
-                    raise SurelyNotSent(f"MYSuite: descarga del paquete respondió HTTP {response.status_code}")
-                for chunk in response.iter_bytes(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if on_progress:
-                        on_progress(size)
-                out.flush()
-                os.fsync(out.fileno())
-        except httpx.TransportError as exc:
-            self._audit(http, record, started, f"{type(exc).__name__}: {exc}")
-            raise SurelyNotSent(f"MYSuite: descarga interrumpida ({type(exc).__name__}); se reintentará") from exc
-        os.replace(partial, target)
-        record["response_body"] = f"[ZIP {size} bytes sha256 {digest.hexdigest()}]"
-        self._audit(http, record, started, "")
-        return size, digest.hexdigest()
-
-    @staticmethod
-    def _audit(http: ProviderHTTP, record: dict[str, Any], started: float, error: str) -> None:
-        record["duration_ms"] = int((time.monotonic() - started) * 1000)
-        record["outcome"] = "retry" if error else ""
-        record["error"] = error
-        http.audit(record)
+        return self.http([]).download("descargar_paquete", url, target, on_progress=on_progress)
 
     # ---- transport ------------------------------------------------------------------------------
 
-    def _call(self, transaction: str, data1: str, *, idempotent: bool = True,
-              secrets: list[str] | None = None) -> soap.TransactionResponse:
-        envelope = soap.request_envelope({
-            "Requestor": self.requestor, "Transaction": transaction, "Country": tx.COUNTRY, "Entity": self.rfc,
-            "User": self.user, "UserName": self.username, "Data1": data1,
-        })
+    def _call(
+        self, transaction: str, data1: str, *, idempotent: bool = True, secrets: list[str] | None = None
+    ) -> soap.TransactionResponse:
+        envelope = soap.request_envelope(
+            {
+                "Requestor": self.requestor,
+                "Transaction": transaction,
+                "Country": tx.COUNTRY,
+                "Entity": self.rfc,
+                "User": self.user,
+                "UserName": self.username,
+                "Data1": data1,
+            }
+        )
         http = self.http(secrets or [])
-        try:
-            response = http.request(transaction, "POST", self.url, content=envelope, headers={
-                "Content-Type": "text/xml; charset=utf-8", "SOAPAction": tx.SOAP_ACTION})
-        except MaybeSent as exc:
-            if idempotent:  # a read that may have arrived is simply asked again
-                raise SurelyNotSent(exc.message) from exc
-            raise
-        if response.status_code in (429, 503):
-            raise SurelyNotSent(f"MYSuite: servicio no disponible (HTTP {response.status_code})")
+        # A read that may have arrived is simply asked again (idempotent); a registration is not.
+        response = http.request(
+            transaction,
+            "POST",
+            self.url,
+            content=envelope,
+            answers=READABLE_5XX,
+            idempotent=idempotent,
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": tx.SOAP_ACTION},
+        )
         try:
             answer = soap.read_response(response.content)
         except (UnsafeXML, ValueError) as exc:
             message = f"MYSuite: respuesta ilegible (HTTP {response.status_code}): {exc}"
-            raise (SurelyNotSent(message) if idempotent else MaybeSent(message)) from exc
+            raise (
+                classify(response, "MYSuite", idempotent=idempotent)
+                or (SurelyNotSent(message) if idempotent else MaybeSent(message))
+            ) from exc
         if not answer.result:
             self._raise_for(answer, transaction)
         return answer

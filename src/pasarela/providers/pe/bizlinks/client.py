@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from pasarela.core.errors import MaybeSent
-from pasarela.core.transport import ProviderHTTP
+from pasarela.core.transport import READABLE_5XX, ProviderHTTP, classify
 from pasarela.providers.pe.bizlinks import soap
 from pasarela.providers.pe.bizlinks.errors import BizlinksFault
 from pasarela.providers.pe.ubl.cdr import Cdr, CdrError, read_cdr
@@ -43,6 +43,7 @@ class BizlinksClient:
             self.url,
             content=body,
             headers={"Content-Type": soap.CONTENT_TYPE, "SOAPAction": f'"urn:{operation}"'},
+            answers=READABLE_5XX,  # SOAP faults come with a 500
         )
         return self._body(response, operation)
 
@@ -51,7 +52,9 @@ class BizlinksClient:
             body_el = soap.parse_envelope(response.content)
         except soap.NotSoap as exc:
             # An empty 200 or an HTML 5xx after sending: the OSE may have registered the document.
-            raise MaybeSent(f"bizlinks {operation}: HTTP {response.status_code}, {exc}") from None
+            raise classify(response, f"bizlinks {operation}") or MaybeSent(
+                f"bizlinks {operation}: HTTP {response.status_code}, {exc}"
+            ) from None
         fault = soap.find_fault(body_el)
         if fault is not None:
             raise BizlinksFault(fault.code, fault.message)
