@@ -138,6 +138,9 @@ def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PASARELA_WORKER__LEASE_SECONDS", "5")
     monkeypatch.setenv("PASARELA_WORKER__POLL_INTERVAL", "0.05")
     monkeypatch.setenv("PASARELA_HTTP__TIMEOUT", "5")
+    # The built-in schedule would reconcile, sync and download on its own in the middle of other tests;
+    # tests/schedule and tests/alerts switch it on.
+    monkeypatch.setenv("PASARELA_SCHEDULE__ENABLED", "false")
     return home
 
 

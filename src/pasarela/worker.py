@@ -14,10 +14,17 @@ from pasarela.core.errors import InvalidInput
 from pasarela.flow import RetryJob, mark_failed
 from pasarela.ledger import service
 from pasarela.ledger.models import Job
-from pasarela.plugins import job_handlers
+from pasarela.plugins import JobHandler, job_handlers
 from pasarela.runtime import Runtime
+from pasarela.schedule.jobs import JOB_HANDLERS as SCHEDULE_JOB_HANDLERS
+from pasarela.schedule.jobs import RUN_JOB
 
 log = logging.getLogger("pasarela.worker")
+
+
+def all_job_handlers() -> dict[str, JobHandler]:
+    """The providers' job kinds and the schedule's and alerts' own."""
+    return {**job_handlers(), **SCHEDULE_JOB_HANDLERS}
 
 
 class Worker:
@@ -27,7 +34,7 @@ class Worker:
         self.lease_seconds = float(rt.settings.get("worker.lease_seconds", 60))
         self.poll_interval = float(rt.settings.get("worker.poll_interval", 0.2))
         # `kinds`: only these job kinds (a dedicated pool, e.g. submissions apart from downloads).
-        self.handlers = {k: h for k, h in job_handlers().items() if not kinds or k in kinds}
+        self.handlers = {k: h for k, h in all_job_handlers().items() if not kinds or k in kinds}
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -92,20 +99,30 @@ class WorkerPool:
     """Threads in this process, each a Worker (the API's in-process pool, or `pasarela worker`)."""
 
     def __init__(self, rt: Runtime, threads: int, kinds: list[str] | None = None):
-        unknown = set(kinds or ()) - set(job_handlers())
+        unknown = set(kinds or ()) - set(all_job_handlers())
         if unknown:
-            known, asked = ", ".join(sorted(job_handlers())), ", ".join(sorted(unknown))
+            known, asked = ", ".join(sorted(all_job_handlers())), ", ".join(sorted(unknown))
             raise InvalidInput(f"tipos de trabajo desconocidos: {asked} (conocidos: {known})", "only")
         self.workers = [Worker(rt, kinds=kinds) for _ in range(threads)]
         self.threads: list[threading.Thread] = []
+        # A pool that runs the schedule's jobs also looks at the schedule (writes the runs due).
+        self.ticker = None
+        if self.workers and RUN_JOB in self.workers[0].handlers:
+            from pasarela.schedule.engine import Ticker
+
+            self.ticker = Ticker(rt)
 
     def start(self) -> None:
+        if self.ticker is not None:
+            self.ticker.start()
         for worker in self.workers:
             thread = threading.Thread(target=worker.run_forever, name=f"worker-{worker.name}", daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         for worker in self.workers:
             worker.stop()
         deadline = time.monotonic() + timeout

@@ -10,11 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from pasarela.alerts.api import router as alerts_router
 from pasarela.api import errors as api_errors
 from pasarela.api.documents import router as documents_router
 from pasarela.core.simulator import DroppedResponse
 from pasarela.plugins import plugins
 from pasarela.runtime import Runtime
+from pasarela.schedule.api import router as schedule_router
 from pasarela.worker import WorkerPool
 
 log = logging.getLogger("pasarela.api")
@@ -70,6 +72,8 @@ def create_app(rt: Runtime, *, workers: int | None = None) -> FastAPI:
         return {"status": "ok", "database": rt.db.engine.dialect.name}
 
     app.include_router(documents_router(rt))
+    app.include_router(schedule_router(rt))
+    app.include_router(alerts_router(rt))
     for plugin in plugins():
         for make_router in plugin.routers:
             app.include_router(make_router(rt))

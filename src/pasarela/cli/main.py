@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from pasarela.alerts import cli as alerts_cli
 from pasarela.cli import config as config_cli
 from pasarela.cli import documents as documents_cli
 from pasarela.cli.common import console, fail, runtime
 from pasarela.core.errors import PasarelaError
 from pasarela.plugins import plugins
+from pasarela.schedule import cli as schedule_cli
 
 app = typer.Typer(
     help="pasarela: electronic tax documents and collections for Latin America (Chile, Perú, México, Bolivia).",
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(documents_cli.app, name="documents")
 app.add_typer(config_cli.app, name="config")
+app.add_typer(schedule_cli.app, name="schedule")
+app.add_typer(alerts_cli.app, name="alerts")
 simulate_app = typer.Typer(help="Send realistic test traffic to the gateway (webhooks, orders).", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
 

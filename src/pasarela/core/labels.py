@@ -52,3 +52,26 @@ def event_status_label(status: str | None) -> str:
 
 def job_state_label(state: str | None) -> str:
     return JOB_STATE_LABELS.get(str(state or ""), str(state or ""))
+
+
+# Schedule runs and alerts (pasarela.schedule, pasarela.alerts).
+RUN_STATE_LABELS: dict[str, str] = {
+    "pending": "pendiente",
+    "running": "en curso",
+    "ok": "correcta",
+    "found": "con hallazgos",
+    "failed": "fallida",
+}
+
+ALERT_STATE_LABELS: dict[str, str] = {
+    "open": "abierta",
+    "resolved": "resuelta",
+}
+
+
+def run_state_label(state: str | None) -> str:
+    return RUN_STATE_LABELS.get(str(state or ""), str(state or ""))
+
+
+def alert_state_label(state: str | None) -> str:
+    return ALERT_STATE_LABELS.get(str(state or ""), str(state or ""))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from pasarela.core.config_model import Problem, Section, check, secret, setting, toml_text
+from pasarela.schedule.config import AlertsSection, ScheduleSection
 
 
 class ServerSection(Section):
@@ -110,6 +111,8 @@ CORE: list[tuple[str, type[Section], bool]] = [
     ("artifacts", ArtifactsSection, True),
     ("simulators", SimulatorsSection, True),
     ("smtp", SmtpSection, True),
+    ("schedule", ScheduleSection, True),
+    ("alerts", AlertsSection, True),
     ("http", HttpSection, False),
     ("facto_simulator", FactoSimulatorSection, False),
 ]

@@ -1,15 +1,16 @@
 """Plans SAT requests from a user's ask and keeps the never-twice registry.
 
 The SAT lets a period be asked twice in a lifetime (5002 after that) and refuses a duplicate while
-one is active (5005), so every period we ever asked is recorded, and asking again is refused with
-the request that already covers it unless ``force`` is given.
+one is active (5005), so every period we ever asked is recorded. An ask is cut down to the days no
+earlier request holds — one request or several, overlapping it in any way — and only those are asked;
+the held part is reported with the request that holds it. ``force`` asks the whole range again.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -81,42 +82,98 @@ def explain(existing: SatRequest) -> str:
             f"estado {existing.state}). No se pide de nuevo: {lifetime}. Use --force para pedirlo de todos modos.")
 
 
-def _covering(session: Session, rfc: str, ask: Ask, fi: str, ff: str) -> SatRequest | None:
-    """The latest request for this exact period, or a live one whose period covers it."""
-    rows = session.scalars(
+# A request in these states brought none of its days: they are still missing.
+NOT_HOLDING = ("rejected", "failed", "too_large")
+Days = tuple[date, date]
+
+
+def held_days(row: SatRequest) -> Days | None:
+    """The whole days a request covers (a period starting after 00:00:00 does not hold its first day)."""
+    fi = datetime.strptime(row.fecha_inicial, tx.DATE_FORMAT)
+    ff = datetime.strptime(row.fecha_final, tx.DATE_FORMAT)
+    first = fi.date() if fi.time() == time.min else fi.date() + timedelta(days=1)
+    last = ff.date() if ff.time() >= time(23, 59, 59) else ff.date() - timedelta(days=1)
+    return (first, last) if first <= last else None
+
+
+def missing_days(start: date, end: date, held: list[Days]) -> list[Days]:
+    """[start, end] minus every held range: the gaps, in order."""
+    gaps: list[Days] = []
+    cursor = start
+    for first, last in sorted(held):
+        if last < cursor or first > end:
+            continue
+        if first > cursor:
+            gaps.append((cursor, first - timedelta(days=1)))
+        cursor = max(cursor, last + timedelta(days=1))
+        if cursor > end:
+            return gaps
+    if cursor <= end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def _overlapping(session: Session, rfc: str, ask: Ask) -> list[SatRequest]:
+    fi = datetime.combine(ask.start, time.min).strftime(tx.DATE_FORMAT)
+    ff = datetime.combine(ask.end, time(23, 59, 59)).strftime(tx.DATE_FORMAT)
+    return list(session.scalars(
         select(SatRequest).where(
             SatRequest.rfc == rfc, SatRequest.servicio == ask.servicio, SatRequest.direccion == ask.direccion,
-            SatRequest.tipo == ask.tipo, SatRequest.fecha_inicial <= fi, SatRequest.fecha_final >= ff,
-        ).order_by(SatRequest.attempt.desc(), SatRequest.id.desc())
-    ).all()
-    for row in rows:
-        if (row.fecha_inicial, row.fecha_final) == (fi, ff):
-            return row
-    return next((r for r in rows if r.state not in ("rejected", "failed", "too_large")), None)
+            SatRequest.tipo == ask.tipo, SatRequest.fecha_inicial <= ff, SatRequest.fecha_final >= fi,
+        ).order_by(SatRequest.id)
+    ).all())
 
 
 def plan(rt: Runtime, ask: Ask) -> PlanResult:
+    """Ask the SAT only for the days no earlier request holds (one or several, any overlap); ``force``
+    asks the whole range again (the SAT's lifetime limit then applies)."""
     conf = load(rt.settings)
     split = "none" if ask.tipo == "Metadata" else str(conf["split"])
+    if ask.force:
+        return _plan_forced(rt, conf.rfc, ask, split)
+    periods(ask.start, ask.end, split)  # validates the range
+    result = PlanResult()
+    with rt.db.transaction() as session:
+        held: list[Days] = []
+        for row in _overlapping(session, conf.rfc, ask):
+            days = held_days(row)
+            if row.state in NOT_HOLDING or days is None:
+                continue
+            held.append(days)
+            if row.state not in TERMINAL:
+                ensure_job(session, row)
+                result.resumed.append(row.id)
+            else:
+                result.refused.append({"period": [row.fecha_inicial, row.fecha_final], "request_id": row.id,
+                                       "explanation": explain(row)})
+        gaps = missing_days(ask.start, ask.end, held)
+    for first, last in gaps:
+        for fi, ff in periods(first, last, split):
+            with rt.db.transaction() as session:
+                exact = _exact(session, conf.rfc, ask, fi, ff)
+                if exact and exact[0].state in NOT_HOLDING:
+                    # Asked before and refused (e.g. too large): asking the same again needs --force.
+                    result.refused.append({"period": [fi, ff], "request_id": exact[0].id,
+                                           "explanation": explain(exact[0])})
+                    continue
+                attempt = max((r.attempt for r in exact), default=0) + 1
+                result.created.append(_create(session, conf.rfc, ask, fi, ff, attempt))
+    return result
+
+
+def _exact(session: Session, rfc: str, ask: Ask, fi: str, ff: str) -> list[SatRequest]:
+    return list(session.scalars(select(SatRequest).where(
+        SatRequest.rfc == rfc, SatRequest.servicio == ask.servicio, SatRequest.direccion == ask.direccion,
+        SatRequest.tipo == ask.tipo, SatRequest.fecha_inicial == fi, SatRequest.fecha_final == ff,
+    ).order_by(SatRequest.attempt.desc(), SatRequest.id.desc())).all())
+
+
+def _plan_forced(rt: Runtime, rfc: str, ask: Ask, split: str) -> PlanResult:
     result = PlanResult()
     for fi, ff in periods(ask.start, ask.end, split):
         with rt.db.transaction() as session:
-            existing = _covering(session, conf.rfc, ask, fi, ff)
-            if existing is not None and not ask.force:
-                if existing.state not in TERMINAL:
-                    ensure_job(session, existing)
-                    result.resumed.append(existing.id)
-                else:
-                    result.refused.append({"period": [fi, ff], "request_id": existing.id,
-                                           "explanation": explain(existing)})
-                continue
-            attempt = 1
-            exact = session.scalars(select(SatRequest.attempt).where(
-                SatRequest.rfc == conf.rfc, SatRequest.servicio == ask.servicio, SatRequest.direccion == ask.direccion,
-                SatRequest.tipo == ask.tipo, SatRequest.fecha_inicial == fi, SatRequest.fecha_final == ff)).all()
-            if exact:
-                attempt = max(exact) + 1
-            result.created.append(_create(session, conf.rfc, ask, fi, ff, attempt))
+            attempt = max((r.attempt for r in _exact(session, rfc, ask, fi, ff)), default=0) + 1
+            result.created.append(_create(session, rfc, ask, fi, ff, attempt))
     return result
 
 
