@@ -288,3 +288,9 @@ class _ThreadedUvicorn:
 def serve_asgi(app: Any) -> _ThreadedUvicorn:
     """`with serve_asgi(app) as base_url:` — the app over real HTTP on 127.0.0.1."""
     return _ThreadedUvicorn(app)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first: under pytest-xdist the longest ones (real-time schedules, outages) then run beside
+    the rest instead of after it, which keeps the suite's wall time near its longest test."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
