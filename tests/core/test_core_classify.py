@@ -23,7 +23,7 @@ from pasarela.providers.bo.cooplan.client import CooplanClient, TokenCache
 from pasarela.providers.bo.cooplan.config import CooplanConfig
 from pasarela.providers.cl.facto.client import FactoClient
 from pasarela.providers.cl.facto.mapping import build_document
-from pasarela.providers.cl.jumpseller.api import JumpsellerClient
+from pasarela.providers.cl.jumpseller.client import JumpsellerClient
 from pasarela.providers.cl.jumpseller.order import Order
 from pasarela.providers.cl.jumpseller.sender import build_order
 from pasarela.providers.mx.facti.client import FactiClient

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pasarela.core.errors import NotFound, ProviderError
 from pasarela.ledger import service
 from pasarela.providers.cl.facto.flow import ISSUE_JOB
-from pasarela.providers.cl.jumpseller.api import JumpsellerClient, api_base
+from pasarela.providers.cl.jumpseller.client import JumpsellerClient, api_base
 from pasarela.providers.cl.jumpseller.stores import Store, stores
 from pasarela.providers.cl.jumpseller.webhook import idempotency_key
 from pasarela.runtime import Runtime
